@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: MIT
+#
+# rseqkit top-level Makefile (GNU make). Out of tree with O=dir (default build).
+# Rules for programs are generated: adding a .c file to src/, tools/rseqkit/,
+# tests/<tier>/ or bench/ is all it takes (see HACKING.md).
+
+O ?= build
+override O := $(patsubst %/,%,$(O))
+CC ?= cc
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+WERROR ?=
+CI ?=
+ifneq ($(CI),)
+WERROR := 1
+endif
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_DESCRIBE := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Itests/harness $(WARN) \
+	-fno-omit-frame-pointer -pthread -DRSEQKIT_VERSION='"$(VERSION)"' \
+	-DRSEQKIT_GIT_DESCRIBE='"$(GIT_DESCRIBE)"'
+HOST_CFLAGS := $(BASE_CFLAGS) $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all)
+HOST_LDFLAGS := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+# The VM runs fully static programs; sanitizers do not link statically.
+STATIC_CFLAGS := $(BASE_CFLAGS)
+STATIC_LDFLAGS := -pthread -static
+
+LIB_SRCS := $(sort $(wildcard src/*.c))
+TOOL_SRCS := $(sort $(wildcard tools/rseqkit/*.c))
+HARNESS_SRCS := $(sort $(wildcard tests/harness/*.c))
+TEST_TIERS := unit conformance stress
+TEST_SRCS := $(sort $(foreach t,$(TEST_TIERS),$(wildcard tests/$(t)/*.c)))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+HEADERS := $(sort $(wildcard include/rseqkit/*.h include/rseqkit/arch/*.h))
+PUBLIC_HEADERS := $(sort $(wildcard include/rseqkit/*.h))
+
+# Program names: tests/unit/foo.c -> tests/unit/foo
+TEST_PROGS := $(TEST_SRCS:.c=)
+BENCH_PROGS := $(BENCH_SRCS:.c=)
+
+.PHONY: all static lib tools tests benches check check-host check-long check-headers \
+	demo bench deps clean help
+.DEFAULT_GOAL := all
+
+all: lib tools tests benches
+lib: $(O)/lib/librseqkit.a $(O)/lib/librseqkit.so
+tools: $(O)/bin/rseqkit
+tests: $(addprefix $(O)/,$(TEST_PROGS))
+benches: $(addprefix $(O)/,$(BENCH_PROGS))
+# Everything the VM initramfs needs.
+static: $(O)/static/bin/rseqkit $(addprefix $(O)/static/,$(TEST_PROGS) $(BENCH_PROGS))
+
+deps:
+	@scripts/deps
+
+# --- generated rules -------------------------------------------------------
+# $(call VARIANT,prefix,cflags,ldflags): objects, libraries and programs of one
+# build variant (host: $(O), static: $(O)/static).
+define VARIANT
+$(1)/obj/%.o: %.c $(HEADERS) $(wildcard tests/harness/*.h) Makefile
+	@mkdir -p $$(@D)
+	$$(CC) $(2) -fPIC -fvisibility=hidden $$(CFLAGS) -c -o $$@ $$<
+
+$(1)/lib/librseqkit.a: $(LIB_SRCS:%.c=$(1)/obj/%.o)
+	@mkdir -p $$(@D)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+
+$(1)/lib/libtap.a: $(HARNESS_SRCS:%.c=$(1)/obj/%.o)
+	@mkdir -p $$(@D)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+
+$(1)/bin/rseqkit: $(TOOL_SRCS:%.c=$(1)/obj/%.o) $(1)/lib/librseqkit.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -o $$@ $(TOOL_SRCS:%.c=$(1)/obj/%.o) $(1)/lib/librseqkit.a $(3)
+
+$(1)/tests/%: $(1)/obj/tests/%.o $(1)/lib/libtap.a $(1)/lib/librseqkit.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libtap.a $(1)/lib/librseqkit.a $(3) -lm
+
+$(1)/bench/%: $(1)/obj/bench/%.o $(1)/lib/libtap.a $(1)/lib/librseqkit.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libtap.a $(1)/lib/librseqkit.a $(3) -lm
+endef
+
+$(eval $(call VARIANT,$(O),$(HOST_CFLAGS),$(HOST_LDFLAGS)))
+$(eval $(call VARIANT,$(O)/static,$(STATIC_CFLAGS),$(STATIC_LDFLAGS)))
+
+$(O)/lib/librseqkit.so: $(LIB_SRCS:%.c=$(O)/obj/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,librseqkit.so.0 -o $@ $^ $(HOST_LDFLAGS)
+
+# Keep the objects: they are shared by several programs.
+.SECONDARY:
+
+# --- checks ------------------------------------------------------------------
+RUN_TESTS := tests/harness/run-tests
+# Stress programs run their short tier by default and the full matrix with --long.
+HOST_TEST_LIST = $(addprefix $(O)/,$(TEST_PROGS)) $(sort $(wildcard tests/unit/*.sh))
+
+check-host: deps all check-headers
+	@echo "== host tests ($(shell uname -r)); log: $(O)/check-host.log"
+	@RSEQKIT_BUILD=$(O) $(RUN_TESTS) -l $(O)/check-host.log $(HOST_TEST_LIST)
+
+# Public headers compile alone, warning-free, as C11 and C++20 with gcc and clang.
+check-headers: $(O)/check-headers.stamp
+$(O)/check-headers.stamp: $(HEADERS)
+	@mkdir -p $(@D)
+	@set -e; for h in $(PUBLIC_HEADERS:include/%=%); do \
+		printf '#include <%s>\n' $$h > $(O)/hdr.c; \
+		for cc in "gcc -std=c11" "clang -std=c11" "g++ -std=c++20 -x c++" "clang++ -std=c++20 -x c++"; do \
+			$$cc -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wpedantic -Werror -fsyntax-only $(O)/hdr.c \
+				|| { echo "header $$h does not compile with $$cc"; exit 1; }; \
+		done; \
+	done; echo "headers: $(words $(PUBLIC_HEADERS)) compile with gcc/clang as C11 and C++20"; touch $@
+
+check-long: all
+	@RSEQKIT_BUILD=$(O) RSEQKIT_TEST_TIMEOUT=1800 $(RUN_TESTS) -l $(O)/check-long.log \
+		$(addsuffix :--long,$(addprefix $(O)/,$(filter tests/stress/%,$(TEST_PROGS))))
+
+# The VM lane (mk/vm.mk) adds itself to check through CHECK_TARGETS.
+CHECK_TARGETS ?= check-host
+-include $(sort $(wildcard mk/*.mk))
+
+check: deps
+	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
+	@echo "make check: all passed"
+
+demo: deps tools
+	@$(O)/bin/rseqkit probe
+
+bench: benches
+	@for b in $(addprefix $(O)/,$(BENCH_PROGS)); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf $(O)
+
+help:
+	@echo "rseqkit $(VERSION): make targets"
+	@echo "  make              build library, command, tests, benchmarks into O=$(O)"
+	@echo "  make demo         install packages, build, show what this machine offers"
+	@echo "  make check        everything: host tests, then the VM lane"
+	@echo "  make check-host   host tests only"
+	@echo "  make check-long   long stress sweeps"
+	@echo "  make bench        benchmarks"
+	@echo "  options: O=dir  SANITIZE=address,undefined  WERROR=1  CC=clang"
+	@$(if $(HELP_EXTRA),printf '%s\n' $(HELP_EXTRA))

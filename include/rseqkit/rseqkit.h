@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/rseqkit.h - the umbrella header of librseqkit.
+ */
+#ifndef RSEQKIT_RSEQKIT_H
+#define RSEQKIT_RSEQKIT_H
+
+#include <rseqkit/abi.h>
+#include <rseqkit/diag.h>
+#include <rseqkit/thread.h>
+
+#endif /* RSEQKIT_RSEQKIT_H */
