@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+#
+# Kernel lane: build Linux 6.12 from Debian's source, boot it under QEMU (TCG),
+# run the static test programs inside. Included by the top Makefile
+# (-include mk/*.mk); see kernel/README.md for usage.
+#
+#   make kernel      [SCENARIO=v2]          build (or reuse from the cache) a kernel
+#   make kernel-path [SCENARIO=v2]          print its bzImage path (builds if needed)
+#   make vm-check    [SCENARIO=name]        run the scenario's tests in the VM;
+#                                           without SCENARIO: every one of VM_SCENARIOS
+#   make vm-run SCENARIO=name RUN="prog args" [EXTRA=dir]
+#                                           boot and run one static program
+#   make vm-clean                           remove $(O)/vm (the kernel cache stays)
+
+O ?= build
+
+# Scenarios `make vm-check` runs without SCENARIO: by default every file of
+# vm/scenarios/ (adding a scenario is adding a file), in name order.
+VM_SCENARIOS ?= $(sort $(filter-out %~ %.md %.orig %.rej,$(notdir $(wildcard vm/scenarios/*))))
+
+# vm-check needs the static programs ($(O)/static/...) from the top Makefile.
+VM_STATIC_DEP ?= static
+
+# Knobs passed to vm/check and vm/run-prog (empty = scenario / script default):
+# VM_TIMEOUT per-program seconds, VM_WALL QEMU wall seconds, VM_TESTS replaces
+# the scenario's test list ("GLOB [ARGS]" lines), VM_FILTER what the console
+# shows live (tests|all|none for vm-check, prog|tests|all for vm-run),
+# TAP_SUMMARY the marker-stream judge.
+VM_TIMEOUT ?=
+VM_WALL ?=
+VM_TESTS ?=
+VM_FILTER ?=
+TAP_SUMMARY ?= tests/harness/tap-summary
+
+VM_ENV = O='$(O)' VM_TIMEOUT='$(VM_TIMEOUT)' VM_WALL='$(VM_WALL)' \
+	VM_TESTS='$(VM_TESTS)' VM_FILTER='$(VM_FILTER)' TAP_SUMMARY='$(abspath $(TAP_SUMMARY))'
+
+# For the top Makefile's `make help`.
+define VM_HELP
+  kernel [SCENARIO=v2]     build the scenario's kernel (cached in ~/.cache/rseqkit)
+  kernel-path [SCENARIO=]  print the bzImage path of a scenario
+  vm-check [SCENARIO=]     boot the kernel(s) under QEMU and run the tests there
+                           (default: every scenario: $(VM_SCENARIOS))
+  vm-run SCENARIO= RUN="prog args" [EXTRA=dir]
+                           run one static program in the VM (EXTRA -> /extra)
+  vm-clean                 remove $(O)/vm
+endef
+export VM_HELP
+
+.PHONY: kernel kernel-path vm-check vm-run vm-clean help-vm
+
+kernel:
+	@scripts/deps
+	@scripts/kernel-build '$(or $(SCENARIO),v2)'
+
+kernel-path:
+	@scripts/deps
+	@scripts/kernel-build '$(or $(SCENARIO),v2)'
+
+vm-check: $(VM_STATIC_DEP)
+	@scripts/deps
+	@t0=$$(date +%s); failed=""; \
+	for s in $(or $(SCENARIO),$(VM_SCENARIOS)); do \
+		echo "==== vm-check $$s ===="; \
+		$(VM_ENV) vm/check "$$s" || failed="$$failed $$s"; \
+	done; \
+	t=$$(( $$(date +%s) - t0 )); \
+	if [ -n "$$failed" ]; then echo "vm-check: FAILED:$$failed ($$t s; logs in $(O)/vm/<scenario>/console.log)"; exit 1; fi; \
+	echo "vm-check: passed: $(or $(SCENARIO),$(VM_SCENARIOS)) ($$t s)"
+
+vm-run:
+	@if [ -z '$(RUN)' ]; then echo 'usage: make vm-run [SCENARIO=v2] RUN="prog args" [EXTRA=dir]' >&2; exit 2; fi
+	@scripts/deps
+	@$(VM_ENV) vm/run-prog '$(or $(SCENARIO),v2)' '$(RUN)' '$(EXTRA)'
+
+vm-clean:
+	rm -rf '$(O)/vm'
+
+help-vm:
+	@echo "$$VM_HELP"

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rseqkit VM init: the static PID 1 of the test initramfs.
+ *
+ * Mounts proc, sysfs, debugfs, devtmpfs and a tmpfs on /tmp, then runs every
+ * line of /rseqkit/tests.list ("<path relative to /rseqkit> [args...]") with
+ * stdout/stderr on the console, cwd /tmp, in its own process group and under a
+ * per-test timeout, framing each run with markers the host parses:
+ *
+ *   # rseqkit-run: BEGIN <path> <args>
+ *   <the program's output, raw>
+ *   # rseqkit-run: END <path> exit=<N> | signal=<N> | timeout=<seconds>
+ *   ...
+ *   # rseqkit-run: DONE
+ *
+ * then syncs and powers the machine off. /rseqkit/config holds KEY=VALUE lines:
+ * SCENARIO (exported as RSEQKIT_SCENARIO) and TIMEOUT (seconds per program).
+ * Arguments are split on blanks; single or double quotes group words (no
+ * escapes). Whatever happens, init ends with a power-off, never a panic.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROOT "/rseqkit"
+#define MAX_ARGS 64
+
+static char scenario[256] = "unknown";
+static int timeout_s = 120;
+
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdprintf(1, fmt, ap);
+	va_end(ap);
+}
+
+static double uptime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void do_mount(const char *src, const char *dst, const char *type,
+		     const char *opts)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, 0, opts) && errno != EBUSY)
+		msg("# rseqkit-init: mount %s on %s: %s\n", type, dst, strerror(errno));
+}
+
+/* The kernel opens /dev/console for us when the initramfs has the node; if it
+ * did not, fds 0-2 are closed: take the console from devtmpfs. */
+static void setup_console(void)
+{
+	int fd;
+
+	if (fcntl(1, F_GETFD) != -1)
+		return;
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+static void read_config(void)
+{
+	char line[256];
+	FILE *f = fopen(ROOT "/config", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "SCENARIO=", 9))
+			snprintf(scenario, sizeof(scenario), "%s", line + 9);
+		else if (!strncmp(line, "TIMEOUT=", 8) && atoi(line + 8) > 0)
+			timeout_s = atoi(line + 8);
+	}
+	fclose(f);
+}
+
+/* Split @s in place into @argv (blanks separate, quotes group). */
+static int split(char *s, char **argv)
+{
+	int argc = 0;
+
+	while (*s && argc < MAX_ARGS) {
+		char *w, quote = 0;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		w = s;
+		argv[argc++] = w;
+		for (; *s; s++) {
+			if (quote) {
+				if (*s == quote)
+					quote = 0;
+				else
+					*w++ = *s;
+			} else if (*s == '\'' || *s == '"') {
+				quote = *s;
+			} else if (*s == ' ' || *s == '\t') {
+				s++;
+				break;
+			} else {
+				*w++ = *s;
+			}
+		}
+		*w = 0;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+static void reap_orphans(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void run_one(char *line)
+{
+	char *argv[MAX_ARGS + 1], shown[1024], path[512];
+	int argc, status = 0, timed_out = 0;
+	sigset_t chld;
+	struct timespec deadline, now;
+	pid_t pid;
+
+	/* Markers show the line as written (before quote removal). */
+	snprintf(shown, sizeof(shown), "%s", line);
+	argc = split(line, argv);
+	if (!argc)
+		return;
+	snprintf(path, sizeof(path), ROOT "/%s", argv[0]);
+
+	msg("# rseqkit-run: BEGIN %s\n", shown);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+
+	pid = fork();
+	if (pid < 0) {
+		msg("# rseqkit-init: fork: %s\n", strerror(errno));
+		msg("# rseqkit-run: END %s exit=127\n", argv[0]);
+		return;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		sigprocmask(SIG_UNBLOCK, &chld, NULL);
+		if (chdir("/tmp"))
+			_exit(127);
+		argv[0] = path;
+		execv(path, argv);
+		dprintf(2, "rseqkit-init: exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);	/* also in the parent: no race with the kill below */
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_s;
+	for (;;) {
+		struct timespec left;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			status = 127 << 8;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline.tv_sec ||
+		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) {
+			timed_out = 1;
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		/* Sleep until a child changes state or 100 ms pass (re-check). */
+		left.tv_sec = 0;
+		left.tv_nsec = 100 * 1000 * 1000;
+		sigtimedwait(&chld, NULL, &left);
+	}
+	/* Whatever the program left behind in its group goes too. */
+	kill(-pid, SIGKILL);
+	reap_orphans();
+
+	/* A program's output may end without a newline: keep END on its own line. */
+	msg("\n");
+	if (timed_out)
+		msg("# rseqkit-run: END %s timeout=%d\n", argv[0], timeout_s);
+	else if (WIFSIGNALED(status))
+		msg("# rseqkit-run: END %s signal=%d\n", argv[0], WTERMSIG(status));
+	else
+		msg("# rseqkit-run: END %s exit=%d\n", argv[0], WEXITSTATUS(status));
+}
+
+int main(void)
+{
+	char line[1024];
+	FILE *list;
+	sigset_t chld;
+
+	do_mount("devtmpfs", "/dev", "devtmpfs", NULL);
+	setup_console();
+	do_mount("proc", "/proc", "proc", NULL);
+	do_mount("sysfs", "/sys", "sysfs", NULL);
+	do_mount("debugfs", "/sys/kernel/debug", "debugfs", NULL);
+	do_mount("tmpfs", "/tmp", "tmpfs", "mode=1777");
+	read_config();
+
+	msg("# rseqkit-init: start scenario=%s uptime=%.2f nproc=%ld timeout=%d\n",
+	    scenario, uptime(), sysconf(_SC_NPROCESSORS_ONLN), timeout_s);
+
+	clearenv();
+	setenv("PATH", ROOT "/bin:" ROOT "/run:/extra:/bin", 1);
+	setenv("HOME", "/tmp", 1);
+	setenv("RSEQKIT_SCENARIO", scenario, 1);
+	setenv("RSEQKIT_IN_VM", "1", 1);
+
+	/* SIGCHLD stays blocked in PID 1 so sigtimedwait() can wait for it. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+
+	list = fopen(ROOT "/tests.list", "r");
+	if (!list) {
+		msg("# rseqkit-init: cannot open " ROOT "/tests.list: %s\n", strerror(errno));
+	} else {
+		while (fgets(line, sizeof(line), list)) {
+			line[strcspn(line, "\n")] = 0;
+			if (line[0] == '#' || !line[strspn(line, " \t")])
+				continue;
+			run_one(line);
+		}
+		fclose(list);
+	}
+
+	msg("# rseqkit-init: end uptime=%.2f\n", uptime());
+	msg("# rseqkit-run: DONE\n");
+	sync();
+	reboot(RB_POWER_OFF);
+	/* Should not return; if it does, do not let PID 1 exit (that panics). */
+	for (;;)
+		pause();
+}
