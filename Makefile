@@ -105,7 +105,7 @@ HOST_TEST_LIST = $(addprefix $(O)/,$(TEST_PROGS)) $(sort $(wildcard tests/unit/*
 
 check-host: deps all check-headers
 	@echo "== host tests ($(shell uname -r)); log: $(O)/check-host.log"
-	@RSEQKIT_BUILD=$(O) $(RUN_TESTS) -l $(O)/check-host.log $(HOST_TEST_LIST)
+	@RSEQKIT_BUILD=$(O) $(RUN_TESTS) -q -l $(O)/check-host.log $(HOST_TEST_LIST)
 
 # Public headers compile alone, warning-free, as C11 and C++20 with gcc and clang.
 check-headers: $(O)/check-headers.stamp

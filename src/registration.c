@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -136,9 +137,11 @@ static void decide_self(void)
 		       mode.kernel_feature_size : RSEQKIT_ORIG_SIZE;
 	uint32_t align = mode.kernel_align > RSEQKIT_ORIG_SIZE ?
 			 mode.kernel_align : RSEQKIT_ORIG_SIZE;
-	const char *why_glibc = &__rseq_size ?
-		"glibc did not register rseq (GLIBC_TUNABLES=glibc.pthread.rseq=0?)" :
-		"this libc does not register rseq";
+	const char *tunables = getenv("GLIBC_TUNABLES");
+	const char *why_glibc = !&__rseq_size ? "this libc does not register rseq" :
+		tunables && strstr(tunables, "glibc.pthread.rseq=0") ?
+		"glibc was told not to register rseq (GLIBC_TUNABLES=glibc.pthread.rseq=0)" :
+		"glibc did not register rseq";
 	char note[96] = "";
 
 	if (len > AREA_SIZE || align > AREA_ALIGN) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Run-time probing of the kernel's RSEQ features for the tests. */
-#define _GNU_SOURCE
+
 #include "kfeat.h"
 #include "tap.h"
 

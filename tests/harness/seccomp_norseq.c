@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* A raw seccomp filter that makes rseq(2) return ENOSYS (seccomp_norseq.h). */
-#define _GNU_SOURCE
+
 #include "seccomp_norseq.h"
 
 #include <errno.h>

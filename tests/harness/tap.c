@@ -3,7 +3,7 @@
  * TAP output and forked-case helpers for the rseqkit tests. Output is
  * flushed line by line so a crash or a harness timeout never loses lines.
  */
-#define _GNU_SOURCE
+
 #include "tap.h"
 
 #include <errno.h>
