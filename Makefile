@@ -40,6 +40,14 @@ BENCH_SRCS := $(sort $(wildcard bench/*.c))
 HEADERS := $(sort $(wildcard include/rseqkit/*.h include/rseqkit/arch/*.h))
 PUBLIC_HEADERS := $(sort $(wildcard include/rseqkit/*.h))
 
+# Fragments of mk/ (VM lane, install, ...) extend these before the rules
+# below use them: the VM lane adds itself to `make check` via CHECK_TARGETS.
+CHECK_TARGETS := check-host
+SOVERSION ?= 0
+LIB_SO_LDFLAGS ?=
+LIB_SO_DEPS ?=
+-include $(sort $(wildcard mk/*.mk))
+
 # Program names: tests/unit/foo.c -> tests/unit/foo
 TEST_PROGS := $(TEST_SRCS:.c=)
 BENCH_PROGS := $(BENCH_SRCS:.c=)
@@ -91,9 +99,11 @@ endef
 $(eval $(call VARIANT,$(O),$(HOST_CFLAGS),$(HOST_LDFLAGS)))
 $(eval $(call VARIANT,$(O)/static,$(STATIC_CFLAGS),$(STATIC_LDFLAGS)))
 
-$(O)/lib/librseqkit.so: $(LIB_SRCS:%.c=$(O)/obj/%.o)
+# mk/install.mk adds the symbol version script (LIB_SO_LDFLAGS, LIB_SO_DEPS).
+$(O)/lib/librseqkit.so: $(LIB_SRCS:%.c=$(O)/obj/%.o) $(LIB_SO_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,librseqkit.so.0 -o $@ $^ $(HOST_LDFLAGS)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,librseqkit.so.$(SOVERSION) $(LIB_SO_LDFLAGS) -o $@ \
+		$(LIB_SRCS:%.c=$(O)/obj/%.o) $(HOST_LDFLAGS)
 
 # Keep the objects: they are shared by several programs.
 .SECONDARY:
@@ -122,10 +132,6 @@ $(O)/check-headers.stamp: $(HEADERS)
 check-long: all
 	@RSEQKIT_BUILD=$(O) RSEQKIT_TEST_TIMEOUT=1800 $(RUN_TESTS) -l $(O)/check-long.log \
 		$(addsuffix :--long,$(addprefix $(O)/,$(filter tests/stress/%,$(TEST_PROGS))))
-
-# The VM lane (mk/vm.mk) adds itself to check through CHECK_TARGETS.
-CHECK_TARGETS ?= check-host
--include $(sort $(wildcard mk/*.mk))
 
 check: deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
