@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/* Helpers of the conformance suite: see ct_rseq.h. */
+#define _GNU_SOURCE
+#include "ct_rseq.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *ct_mode_name(enum ct_mode m)
+{
+	return m == CT_V2 ? "V2" : "legacy";
+}
+
+uint32_t ct_mode_len(const struct kfeat *k, enum ct_mode m)
+{
+	if (m == CT_LEGACY)
+		return RSEQKIT_ORIG_SIZE;
+	return k->feature_size > RSEQKIT_ORIG_SIZE ? (uint32_t)k->feature_size
+						   : RSEQKIT_FEATURE_SIZE_V2;
+}
+
+size_t ct_mode_align(const struct kfeat *k, enum ct_mode m)
+{
+	if (m == CT_LEGACY || k->align < RSEQKIT_ORIG_SIZE)
+		return RSEQKIT_ORIG_SIZE;
+	return k->align;
+}
+
+bool ct_mode_usable(const struct kfeat *k, enum ct_mode m, const char **why)
+{
+	static __thread char buf[96];
+
+	if (!k->rseq) {
+		*why = "kernel has no rseq(2)";
+		return false;
+	}
+	if (m == CT_V2 && !k->v2) {
+		snprintf(buf, sizeof(buf), "kernel has no V2 (feature size %lu)",
+			 k->feature_size);
+		*why = buf;
+		return false;
+	}
+	*why = "";
+	return true;
+}
+
+void *ct_alloc(size_t size, size_t align)
+{
+	void *p;
+
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	size = (size + align - 1) & ~(align - 1);
+	p = aligned_alloc(align, size);
+	if (!p)
+		tap_bail("aligned_alloc(%zu, %zu) failed", align, size);
+	memset(p, 0, size);
+	return p;
+}
+
+long ct_register(void *area, uint32_t len, int flags)
+{
+	return tap_sys_rseq(area, len, flags, RSEQKIT_SIG);
+}
+
+long ct_unregister(void *area, uint32_t len)
+{
+	return tap_sys_rseq(area, len, RSEQKIT_FLAG_UNREGISTER, RSEQKIT_SIG);
+}
+
+int ct_area_register(struct ct_area *a, const struct kfeat *k, enum ct_mode m)
+{
+	a->mode = m;
+	a->len = ct_mode_len(k, m);
+	a->rs = ct_alloc(4096, 4096);
+	if (ct_register(a->rs, a->len, 0)) {
+		int err = errno;
+
+		free(a->rs);
+		a->rs = NULL;
+		return -err;
+	}
+	return 0;
+}
+
+int ct_area_unregister(struct ct_area *a)
+{
+	if (!a->rs)
+		return 0;
+	if (ct_unregister(a->rs, a->len))
+		return -errno;
+	free(a->rs);
+	a->rs = NULL;
+	return 0;
+}
+
+pid_t ct_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+int ct_pin_tid(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set) ? -errno : 0;
+}
+
+int ct_getcpu(unsigned int *cpu, unsigned int *node)
+{
+	return (int)syscall(SYS_getcpu, cpu, node, NULL);
+}
+
+int ct_cpu_node(void)
+{
+	unsigned int cpu, node;
+
+	return ct_getcpu(&cpu, &node) ? -1 : (int)node;
+}
+
+void ct_msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+bool ct_wait_flag(const volatile int *flag, unsigned int timeout_ms)
+{
+	uint64_t end = tap_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	while (!*flag) {
+		if (tap_now_ns() > end)
+			return false;
+		usleep(100);
+	}
+	return true;
+}
+
+void ct_thread_switches(uint64_t *vol, uint64_t *invol)
+{
+	struct rusage ru;
+
+	memset(&ru, 0, sizeof(ru));
+	getrusage(RUSAGE_THREAD, &ru);
+	*vol = (uint64_t)ru.ru_nvcsw;
+	*invol = (uint64_t)ru.ru_nivcsw;
+}
+
+#if defined(__x86_64__)
+/*
+ * rdi = rs, rsi = desc, rdx = iters, rcx = stop. The section is the loop;
+ * leaving it (stop seen or count exhausted) is the "commit". Each abort
+ * handler is preceded by a ud1 instruction whose last four bytes are the
+ * signature the kernel checks (as in the kernel selftests).
+ */
+__asm__(
+	"	.text\n"
+	"	.globl ct_cs_run\n"
+	"	.hidden ct_cs_run\n"
+	"	.type ct_cs_run, @function\n"
+	"	.p2align 4\n"
+	"ct_cs_run:\n"
+	"	movq %rsi, 8(%rdi)\n"
+	"	.globl ct_cs_start\n"
+	"	.hidden ct_cs_start\n"
+	"ct_cs_start:\n"
+	"1:	cmpl $0, (%rcx)\n"
+	"	jne 2f\n"
+	"	subq $1, %rdx\n"
+	"	jnz 1b\n"
+	"2:\n"
+	"	.globl ct_cs_end\n"
+	"	.hidden ct_cs_end\n"
+	"ct_cs_end:\n"
+	"	movq $0, 8(%rdi)\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	"	.byte 0x0f, 0xb9, 0x3d\n"
+	"	.long 0x53053053\n"
+	"	.globl ct_cs_abort\n"
+	"	.hidden ct_cs_abort\n"
+	"ct_cs_abort:\n"
+	"	movq $0, 8(%rdi)\n"
+	"	movl $1, %eax\n"
+	"	ret\n"
+	"	.byte 0x0f, 0xb9, 0x3d\n"
+	"	.long 0x53053054\n"
+	"	.globl ct_cs_abort_badsig\n"
+	"	.hidden ct_cs_abort_badsig\n"
+	"ct_cs_abort_badsig:\n"
+	"	movq $0, 8(%rdi)\n"
+	"	movl $2, %eax\n"
+	"	ret\n"
+	"	.size ct_cs_run, .-ct_cs_run\n");
+_Static_assert(RSEQKIT_SIG == 0x53053053U, "signature in the asm above");
+_Static_assert(CT_BAD_SIG == 0x53053054U, "bad signature in the asm above");
+#else
+int ct_cs_run(struct rseqkit_abi_rseq *rs, const struct rseqkit_abi_cs *desc,
+	      uint64_t iters, const volatile int *stop)
+{
+	(void)rs; (void)desc; (void)iters; (void)stop;
+	return -1;
+}
+const char ct_cs_start[1], ct_cs_end[1], ct_cs_abort[1], ct_cs_abort_badsig[1];
+#endif
+
+void ct_cs_desc_init(struct rseqkit_abi_cs *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->version = 0;
+	d->flags = 0;
+	d->start_ip = (uint64_t)(uintptr_t)ct_cs_start;
+	d->post_commit_offset = (uint64_t)(ct_cs_end - ct_cs_start);
+	d->abort_ip = (uint64_t)(uintptr_t)ct_cs_abort;
+}
+
+uint64_t ct_cs_iters_per_ms(void)
+{
+	static uint64_t cached;
+	static struct rseqkit_abi_rseq dummy;	/* never registered */
+	struct rseqkit_abi_cs d;
+	static const int zero;
+	uint64_t n = 1000000, t0, dt;
+
+	if (cached || !CT_HAVE_CS)
+		return cached ? cached : 1;
+	ct_cs_desc_init(&d);
+	for (;;) {
+		t0 = tap_now_ns();
+		ct_cs_run(&dummy, &d, n, &zero);
+		dt = tap_now_ns() - t0;
+		if (dt >= 20000000ULL || n >= (1ULL << 40))
+			break;
+		n *= 4;
+	}
+	cached = n * 1000000ULL / (dt ? dt : 1);
+	return cached ? cached : 1;
+}

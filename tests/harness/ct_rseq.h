@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ct_rseq.h - helpers of the conformance suite (tests/conformance/): raw
+ * rseq(2) registrations on self-allocated areas, a real x86_64 critical
+ * section with a busy loop inside, and thread/CPU plumbing.
+ *
+ * Conformance tests never use librseqkit's registration; they own their
+ * areas and registrations (HACKING.md "Tests").
+ */
+#ifndef RSEQKIT_CT_RSEQ_H
+#define RSEQKIT_CT_RSEQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <rseqkit/abi.h>
+
+#include "kfeat.h"
+
+/* A registration mode of spec R3.2 and the (len, align) it uses on the
+ * running kernel: legacy = 32 bytes aligned to 32; V2 = AT_RSEQ_FEATURE_SIZE
+ * bytes aligned to AT_RSEQ_ALIGN. */
+enum ct_mode { CT_LEGACY, CT_V2 };
+
+struct ct_area {
+	struct rseqkit_abi_rseq *rs;
+	uint32_t len;
+	enum ct_mode mode;
+};
+
+const char *ct_mode_name(enum ct_mode m);
+/* Length and alignment of a registration in mode m on kernel k. */
+uint32_t ct_mode_len(const struct kfeat *k, enum ct_mode m);
+size_t ct_mode_align(const struct kfeat *k, enum ct_mode m);
+/* True if mode m can be tested on k; else *why says why not. */
+bool ct_mode_usable(const struct kfeat *k, enum ct_mode m, const char **why);
+
+/* Zeroed memory of size bytes aligned to align (a power of two); aborts on
+ * failure. Free with free(). */
+void *ct_alloc(size_t size, size_t align);
+/* Allocate (at least 4096 bytes, so a whole page is ours) and register the
+ * calling thread in mode m; returns 0 or -errno (area freed on error). */
+int ct_area_register(struct ct_area *a, const struct kfeat *k, enum ct_mode m);
+/* Unregister and free; returns 0 or -errno (area kept on error). */
+int ct_area_unregister(struct ct_area *a);
+
+/* rseq(2) with RSEQKIT_SIG / unregistration, -1/errno. */
+long ct_register(void *area, uint32_t len, int flags);
+long ct_unregister(void *area, uint32_t len);
+
+/* Thread id, and pinning of another thread of the process. */
+pid_t ct_gettid(void);
+int ct_pin_tid(pid_t tid, int cpu);
+/* NUMA node of a CPU, from getcpu(2) run on it; -1 if unknown. */
+int ct_cpu_node(void);
+/* Current CPU and node via getcpu(2) (a syscall, not the rseq area). */
+int ct_getcpu(unsigned int *cpu, unsigned int *node);
+
+/* Wait until *flag != 0 or timeout_ms passed; returns true if set. */
+bool ct_wait_flag(const volatile int *flag, unsigned int timeout_ms);
+/* Sleep ms milliseconds. */
+void ct_msleep(unsigned int ms);
+
+/* Voluntary and involuntary context switches of the calling thread. */
+void ct_thread_switches(uint64_t *vol, uint64_t *invol);
+
+/*
+ * The critical section (x86_64).
+ *
+ * ct_cs_run() stores desc into rs->rseq_cs, then spins inside
+ * [ct_cs_start, ct_cs_end) until *stop != 0 or iters iterations have run,
+ * clears rs->rseq_cs and returns 0 ("committed"). If the kernel aborts the
+ * section it resumes at ct_cs_abort (preceded by RSEQKIT_SIG), which clears
+ * rs->rseq_cs and returns 1. ct_cs_abort_badsig is preceded by another
+ * signature (for invalid-descriptor tests) and returns 2.
+ */
+#if defined(__x86_64__)
+# define CT_HAVE_CS 1
+#else
+# define CT_HAVE_CS 0
+#endif
+
+int ct_cs_run(struct rseqkit_abi_rseq *rs, const struct rseqkit_abi_cs *desc,
+	      uint64_t iters, const volatile int *stop);
+extern const char ct_cs_start[], ct_cs_end[], ct_cs_abort[], ct_cs_abort_badsig[];
+#define CT_BAD_SIG (RSEQKIT_SIG + 1)
+
+/* A valid descriptor for ct_cs_run(). */
+void ct_cs_desc_init(struct rseqkit_abi_cs *d);
+/* Loop iterations of ct_cs_run() per millisecond on this CPU (measured
+ * once, outside any registration). */
+uint64_t ct_cs_iters_per_ms(void);
+
+#endif /* RSEQKIT_CT_RSEQ_H */
