@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* Helpers of the conformance suite: see ct_rseq.h. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ct_rseq.h"
 #include "tap.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +149,18 @@ bool ct_wait_flag(const volatile int *flag, unsigned int timeout_ms)
 		usleep(100);
 	}
 	return true;
+}
+
+int ct_membarrier_rseq(void)
+{
+	static int registered;
+
+	if (!registered) {
+		if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0))
+			return -errno;
+		registered = 1;
+	}
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0) ? -errno : 0;
 }
 
 void ct_thread_switches(uint64_t *vol, uint64_t *invol)

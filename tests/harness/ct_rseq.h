@@ -63,6 +63,10 @@ bool ct_wait_flag(const volatile int *flag, unsigned int timeout_ms);
 /* Sleep ms milliseconds. */
 void ct_msleep(unsigned int ms);
 
+/* membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) once per
+ * process, then MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ; 0 or -errno. */
+int ct_membarrier_rseq(void);
+
 /* Voluntary and involuntary context switches of the calling thread. */
 void ct_thread_switches(uint64_t *vol, uint64_t *invol);
 
