@@ -17,4 +17,7 @@ _Noreturn void rseqkit__fatal(const char *file, int line, const char *cause);
 struct rseqkit_mode;
 const struct rseqkit_mode *rseqkit__mode(void);
 
+/* slice.c: rseq(2) flags for rseqkit's registrations (DEFAULT_ON or 0). */
+uint32_t rseqkit__slice_register_flags(uint32_t kernel_feature_size);
+
 #endif /* RSEQKIT_INTERNAL_H */

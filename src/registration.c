@@ -151,6 +151,8 @@ static void decide_self(void)
 	}
 	rseqkit_rseq_offset = (char *)&area - (char *)rseqkit_arch_thread_pointer();
 	mode.sig = RSEQKIT_SIG;
+	if (len > RSEQKIT_ORIG_SIZE)
+		self_flags = rseqkit__slice_register_flags(mode.kernel_feature_size);
 	mode.registered_len = len;
 
 	if (sys_rseq(&area, len, (int)self_flags, RSEQKIT_SIG) && errno != EBUSY) {

@@ -8,5 +8,7 @@
 #include <rseqkit/abi.h>
 #include <rseqkit/diag.h>
 #include <rseqkit/thread.h>
+#include <rseqkit/slice.h>
+#include <rseqkit/lock.h>
 
 #endif /* RSEQKIT_RSEQKIT_H */

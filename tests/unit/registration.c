@@ -3,17 +3,16 @@
  * Registration and ownership (spec R3, R5.2, R7; DESIGN "The library") in the
  * three environments a process can be in: glibc-owned (default), rseqkit-owned
  * (GLIBC_TUNABLES=glibc.pthread.rseq=0), and no rseq at all (seccomp makes
- * rseq(2) fail with ENOSYS before glibc starts). Each environment is a
- * re-executed child, so the library constructor runs exactly as in a real
- * program; the child reports "R <0|1> <text>" lines that become TAP cases.
+ * rseq(2) fail with ENOSYS before glibc starts), each a re-executed child
+ * (tests/harness/subenv.h), so the library constructor runs as in a real program.
+
  *
- *   registration                  run all three environments (TAP)
+ *   registration                  run all three environments (TAP, subenv.h)
  *   registration --norseq-exec P  run program P under the no-rseq filter
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include <rseqkit/rseqkit.h>
 #include "seccomp_norseq.h"
+#include "subenv.h"
 #include "tap.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -30,24 +30,7 @@ extern const unsigned int __rseq_size __attribute__((weak));
 
 #define NTHREADS 16
 
-/* --- child side: report lines ---------------------------------------------- */
-
-static int child_failed;
-
-__attribute__((format(printf, 2, 3)))
-static void R(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("R %d ", !!cond);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		child_failed = 1;
-}
+#define R subenv_ok
 
 static uint32_t expected_fields(uint32_t usable)
 {
@@ -236,81 +219,52 @@ static void env_none(const struct rseqkit_mode *m)
 	check_cpu_reads("none");
 }
 
-static int run_env(const char *env)
+static void run_common(const char *env, struct rseqkit_mode *m)
+{
+	R(rseqkit_get_mode(NULL) == -EINVAL, "%s: rseqkit_get_mode(NULL) -> -EINVAL", env);
+	R(rseqkit_get_mode(m) == 0, "%s: rseqkit_get_mode() -> 0", env);
+	subenv_diag("%s: owner %s, mode %s, len %u, usable %u: %s", env,
+		    rseqkit_owner_name(m->owner), rseqkit_abi_mode_name(m->abi),
+		    m->registered_len, m->usable_size, m->reason);
+}
+
+static void run_glibc(void)
 {
 	struct rseqkit_mode m;
 
-	R(rseqkit_get_mode(NULL) == -EINVAL, "%s: rseqkit_get_mode(NULL) -> -EINVAL", env);
-	R(rseqkit_get_mode(&m) == 0, "%s: rseqkit_get_mode() -> 0", env);
-	printf("D %s: owner %s, mode %s, len %u, usable %u: %s\n", env,
-	       rseqkit_owner_name(m.owner), rseqkit_abi_mode_name(m.abi), m.registered_len,
-	       m.usable_size, m.reason);
-	if (!strcmp(env, "glibc"))
-		env_glibc(&m);
-	else if (!strcmp(env, "self"))
-		env_self(&m);
-	else
-		env_none(&m);
-	return child_failed;
+	run_common("glibc", &m);
+	env_glibc(&m);
 }
 
-/* --- parent side ------------------------------------------------------------ */
-
-static void run_child(const char *env, char *self)
+static void run_self(void)
 {
-	char *args[] = { self, "--env", (char *)env, NULL };
-	char line[1024];
-	int fds[2], status, n = 0;
-	FILE *f;
-	pid_t pid;
+	struct rseqkit_mode m;
 
-	if (pipe(fds))
-		tap_bail("pipe: %s", strerror(errno));
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		if (!strcmp(env, "self"))
-			setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
-		else
-			unsetenv("GLIBC_TUNABLES");
-		if (!strcmp(env, "none") && seccomp_norseq_install()) {
-			printf("R 0 none: seccomp filter installed\n");
-			_exit(1);
-		}
-		execv("/proc/self/exe", args);
-		_exit(127);
-	}
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		if (!strncmp(line, "R ", 2)) {
-			tap_ok(line[2] == '1', "%s", line + 4);
-			n++;
-		} else {
-			tap_diag("%s", line + (line[0] == 'D' ? 2 : 0));
-		}
-	}
-	fclose(f);
-	waitpid(pid, &status, 0);
-	tap_ok(n > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	       "%s: environment child completed (%d checks, status 0x%x)", env, n, status);
+	run_common("self", &m);
+	env_self(&m);
+}
+
+static void run_none(void)
+{
+	struct rseqkit_mode m;
+
+	run_common("none", &m);
+	env_none(&m);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && !strcmp(argv[1], "--env"))
-		return run_env(argv[2]);
+	static const struct subenv envs[] = {
+		{ "glibc", subenv_setup_glibc, run_glibc },
+		{ "self", subenv_setup_self, run_self },
+		{ "none", subenv_setup_none, run_none },
+	};
+
 	if (argc >= 3 && !strcmp(argv[1], "--norseq-exec")) {
 		if (seccomp_norseq_install())
 			return 126;
 		execvp(argv[2], argv + 2);
 		return 127;
 	}
-	run_child("glibc", argv[0]);
-	run_child("self", argv[0]);
-	run_child("none", argv[0]);
-	return tap_done();
+	return subenv_main(argc, argv, envs, 3);
 }

@@ -7,6 +7,7 @@
 
 static const struct cmd cmds[] = {
 	{ "probe", "what this kernel, libc and thread offer (--json for machines)", cmd_probe },
+	{ "run", "start a program so rseqkit registers V2 (glibc stays out)", cmd_run },
 };
 
 static void usage(FILE *f)

@@ -35,6 +35,8 @@ struct probe {
 	bool rseq_flags_valid;
 	long slice_nsec;	/* -1: not readable */
 	int cpu, node, mm_cid;
+	struct rseqkit_slice_info slice;
+	int slice_thread;	/* rseqkit_slice_thread_state() */
 };
 
 static const char *errno_name(int err)
@@ -75,6 +77,8 @@ static void probe_collect(struct probe *p)
 			p->slice_nsec = -1;
 		fclose(f);
 	}
+	rseqkit_slice_get_info(&p->slice);
+	p->slice_thread = rseqkit_slice_thread_state();
 	p->cpu = rseqkit_cpu();
 	p->node = rseqkit_node();
 	p->mm_cid = rseqkit_mm_cid();
@@ -137,7 +141,10 @@ static void print_human(const struct probe *p)
 		printf(" [prctl GET -> %s]", errno_name(p->slice_errno));
 	if (p->rseq_flags_valid)
 		printf(", rseq->flags 0x%x", p->rseq_flags);
-	printf("\n");
+	printf("\n  slice policy %s\n", p->slice.reason);
+	if (p->slice.on)
+		printf("               this thread: %s\n", p->slice_thread == 1 ? "enabled" :
+		       "NOT enabled (disabled by a third party)");
 	if (p->slice_nsec >= 0)
 		printf("  slice knob   debugfs rseq/slice_ext_nsec = %ld ns\n", p->slice_nsec);
 	printf("\nIn plain words:\n  %s\n", m->reason);
@@ -210,7 +217,10 @@ static void print_json(const struct probe *p)
 	printf(", \"available\": %s, \"enabled\": %s, ", slice_available(p) ? "true" : "false",
 	       p->rseq_flags_valid && (p->rseq_flags & RSEQKIT_CS_FLAG_SLICE_EXT_ENABLED) ?
 	       "true" : "false");
-	json_str("why", slice_why(p), false);
+	json_str("why", slice_why(p), true);
+	printf("\"decision\": \"%s\", ", p->slice.on ? "on" : "off");
+	json_str("decision_reason", p->slice.reason, true);
+	printf("\"thread_enabled\": %s", p->slice_thread == 1 ? "true" : "false");
 	printf("}, ");
 	json_str("reason", m->reason, false);
 	printf("}\n");
@@ -230,7 +240,8 @@ static void probe_help(FILE *f)
 		"           rseq_symbols, rseq_size, rseq_offset}; thread{owner (none|glibc|rseqkit),\n"
 		"           mode (unavailable|legacy|V2), registered_len, usable_size, signature,\n"
 		"           fields[], cpu, node, mm_cid, rseq_flags}; slice_ext{prctl_get,\n"
-		"           prctl_errno, available, enabled, why}; reason\n"
+		"           prctl_errno, available, enabled, why, decision (on|off),\n"
+		"           decision_reason, thread_enabled}; reason\n"
 		"  --help   this text\n");
 }
 
