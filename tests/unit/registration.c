@@ -5,7 +5,6 @@
  * (GLIBC_TUNABLES=glibc.pthread.rseq=0), and no rseq at all (seccomp makes
  * rseq(2) fail with ENOSYS before glibc starts), each a re-executed child
  * (tests/harness/subenv.h), so the library constructor runs as in a real program.
-
  *
  *   registration                  run all three environments (TAP, subenv.h)
  *   registration --norseq-exec P  run program P under the no-rseq filter
