@@ -35,7 +35,19 @@ TAP_SUMMARY ?= tests/harness/tap-summary
 VM_ENV = O='$(O)' VM_TIMEOUT='$(VM_TIMEOUT)' VM_WALL='$(VM_WALL)' \
 	VM_TESTS='$(VM_TESTS)' VM_FILTER='$(VM_FILTER)' TAP_SUMMARY='$(abspath $(TAP_SUMMARY))'
 
-# For the top Makefile's `make help`.
+# `make check` = check-host + vm-check (every scenario).
+CHECK_TARGETS += vm-check
+
+# For the top Makefile's `make help` (one quoted line per entry).
+HELP_EXTRA += \
+	'  make kernel [SCENARIO=v2]      build a scenario kernel (cached under ~/.cache/rseqkit)' \
+	'  make kernel-path [SCENARIO=v2] print its bzImage path' \
+	'  make vm-check [SCENARIO=name]  boot the kernel(s) under QEMU, run the tests there;' \
+	'                                 default: every scenario ($(VM_SCENARIOS))' \
+	'  make vm-run [SCENARIO=v2] RUN="prog args" [EXTRA=dir]' \
+	'                                 run one static program in the VM (EXTRA -> /extra)' \
+	'  make vm-clean                  remove $(O)/vm (kernel cache: rm -rf ~/.cache/rseqkit)'
+
 define VM_HELP
   kernel [SCENARIO=v2]     build the scenario's kernel (cached in ~/.cache/rseqkit)
   kernel-path [SCENARIO=]  print the bzImage path of a scenario
