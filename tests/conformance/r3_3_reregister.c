@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	tap_reexec_without_glibc_rseq(argv);
 	kfeat_probe(&k);
+	ct_ncpus();
 	kfeat_diag(&k);
 	if (!k.rseq)
 		tap_skip_all("R3.3: kernel has no rseq(2)");

@@ -83,8 +83,8 @@ static void run_mode(const struct kfeat *k, enum ct_mode m)
 	a->cpu_id = 0x7777;
 	for (int i = 0; i < 5; i++) {
 		usleep(200);
-		if (tap_ncpus() > 1)
-			tap_pin_cpu(i & 1);
+		if (ct_ncpus() > 1)
+			tap_pin_cpu(ct_cpu(i));
 	}
 	tap_ok(a->cpu_id_start == 0x7777 && a->cpu_id == 0x7777,
 	       "R3.4 %s: after unregistration sleeps and migrations leave the area alone", mn);
@@ -109,6 +109,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	tap_reexec_without_glibc_rseq(argv);
 	kfeat_probe(&k);
+	ct_ncpus();
 	kfeat_diag(&k);
 	if (!k.rseq)
 		tap_skip_all("R3.4: kernel has no rseq(2)");

@@ -58,7 +58,7 @@ static void *spin_thread(void *arg)
 {
 	struct spinner *s = arg;
 
-	tap_pin_cpu(1);
+	tap_pin_cpu(ct_cpu(1));
 	if (ct_register(s->area, RSEQKIT_ORIG_SIZE, 0)) {
 		s->reg_err = errno;
 		s->ready = 1;
@@ -75,7 +75,7 @@ static void *spin_thread(void *arg)
  * of steps at which the tail was found changed. */
 static int workload(unsigned char *p)
 {
-	int bad = 0, ncpu = tap_ncpus();
+	int bad = 0, ncpu = ct_ncpus();
 
 	for (int i = 0; i < 100; i++) {
 		usleep(100);
@@ -86,7 +86,7 @@ static int workload(unsigned char *p)
 		bad += !tail_ok(p);
 	}
 	for (int i = 0; ncpu > 1 && i < 40; i++) {
-		tap_pin_cpu(i & 1);
+		tap_pin_cpu(ct_cpu(i));
 		bad += !tail_ok(p);
 	}
 	return bad;
@@ -110,8 +110,8 @@ static int guard_child(void *arg)
 		usleep(100);
 	for (int i = 0; i < 20; i++)
 		raise(SIGUSR1);
-	for (int i = 0; tap_ncpus() > 1 && i < 40; i++)
-		tap_pin_cpu(i & 1);
+	for (int i = 0; ct_ncpus() > 1 && i < 40; i++)
+		tap_pin_cpu(ct_cpu(i));
 	if (ct_getcpu(&cpu, &node) || a->cpu_id != cpu)
 		return 12;
 	if (ct_unregister(a, RSEQKIT_ORIG_SIZE))
@@ -134,10 +134,11 @@ int main(int argc, char **argv)
 	(void)argc;
 	tap_reexec_without_glibc_rseq(argv);
 	kfeat_probe(&k);
+	ct_ncpus();
 	kfeat_diag(&k);
 	if (!k.rseq)
 		tap_skip_all("R3.5: kernel has no rseq(2)");
-	ncpu = tap_ncpus();
+	ncpu = ct_ncpus();
 
 	main_area = ct_alloc(4096, 4096);
 	fill(main_area);
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
 
 		sp.area = ct_alloc(4096, 4096);
 		fill(sp.area);
-		tap_pin_cpu(0);
+		tap_pin_cpu(ct_cpu(0));
 		pthread_create(&th, NULL, spin_thread, &sp);
 		ct_wait_flag(&sp.ready, 5000);
 		for (int i = 0; i < 50 && !sp.reg_err; i++)

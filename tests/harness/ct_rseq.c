@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,34 @@ int ct_area_unregister(struct ct_area *a)
 	return 0;
 }
 
+static int ct_cpu_list[CPU_SETSIZE];
+static int ct_cpu_count;
+
+int ct_ncpus(void)
+{
+	cpu_set_t set;
+
+	if (ct_cpu_count)
+		return ct_cpu_count;
+	if (sched_getaffinity(0, sizeof(set), &set)) {
+		ct_cpu_list[0] = 0;
+		return ct_cpu_count = 1;
+	}
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			ct_cpu_list[ct_cpu_count++] = c;
+	if (!ct_cpu_count)
+		ct_cpu_list[ct_cpu_count++] = 0;
+	return ct_cpu_count;
+}
+
+int ct_cpu(int i)
+{
+	int n = ct_ncpus();
+
+	return ct_cpu_list[((i % n) + n) % n];
+}
+
 pid_t ct_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
@@ -161,6 +190,41 @@ int ct_membarrier_rseq(void)
 		registered = 1;
 	}
 	return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0) ? -errno : 0;
+}
+
+#ifndef sigev_notify_thread_id
+# define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static __thread timer_t ct_timer;
+static __thread bool ct_timer_armed;
+
+int ct_thread_cputimer(int sig, unsigned int ms)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+
+	ct_thread_cputimer_del();
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = sig;
+	sev.sigev_notify_thread_id = ct_gettid();
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &ct_timer))
+		return -errno;
+	ct_timer_armed = true;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	if (timer_settime(ct_timer, 0, &its, NULL))
+		return -errno;
+	return 0;
+}
+
+void ct_thread_cputimer_del(void)
+{
+	if (ct_timer_armed)
+		timer_delete(ct_timer);
+	ct_timer_armed = false;
 }
 
 void ct_thread_switches(uint64_t *vol, uint64_t *invol)

@@ -50,6 +50,11 @@ int ct_area_unregister(struct ct_area *a);
 long ct_register(void *area, uint32_t len, int flags);
 long ct_unregister(void *area, uint32_t len);
 
+/* CPUs the process may run on, as seen at the first call (call it early,
+ * before pinning anything), and the i-th of them (i modulo the count). */
+int ct_ncpus(void);
+int ct_cpu(int i);
+
 /* Thread id, and pinning of another thread of the process. */
 pid_t ct_gettid(void);
 int ct_pin_tid(pid_t tid, int cpu);
@@ -66,6 +71,13 @@ void ct_msleep(unsigned int ms);
 /* membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) once per
  * process, then MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ; 0 or -errno. */
 int ct_membarrier_rseq(void);
+
+/* Arm a one-shot timer that sends sig to the calling thread after ms of
+ * its own CPU time (so it fires from an interrupt while the thread runs in
+ * user mode). Returns 0 or -errno; the timer is deleted by
+ * ct_thread_cputimer_del(). */
+int ct_thread_cputimer(int sig, unsigned int ms);
+void ct_thread_cputimer_del(void);
 
 /* Voluntary and involuntary context switches of the calling thread. */
 void ct_thread_switches(uint64_t *vol, uint64_t *invol);

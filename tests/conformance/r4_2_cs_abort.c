@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * R4.2 (and the paragraph below the R4 table): a critical section is aborted
+ * (IP moved to abort_ip, rseq_cs cleared) when the thread is preempted,
+ * migrated or gets a signal while its IP is inside [start_ip, start_ip +
+ * post_commit_offset). A real rseq_cs descriptor and a busy loop inside the
+ * section (tests/harness/ct_rseq.c); the loop is bounded (2 s of CPU time,
+ * or a stop flag set after the event), so a missing abort ends as a commit
+ * and fails the case instead of hanging.
+ *
+ * Both columns: legacy (len 32) and V2 (len AT_RSEQ_FEATURE_SIZE). Also the
+ * column difference of R4.2 for a voluntary sleep with rseq_cs pointing at a
+ * descriptor (IP outside the section): legacy evaluates (and lazily clears)
+ * rseq_cs after every context switch; V2 evaluates only after a user-mode
+ * interruption, so a plain sleep leaves it set.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "ct_rseq.h"
+#include "tap.h"
+
+enum event { EV_PREEMPT, EV_MIGRATE, EV_TIMER_SIGNAL, EV_KILL_SIGNAL };
+static const char *const ev_name[] = {
+	"preemption by a thread on the same CPU",
+	"migration to another CPU",
+	"a signal from a CPU-time timer",
+	"a signal from another thread (tgkill)",
+};
+
+#define CS_MS 2000	/* bound of one section when nothing aborts it */
+
+static struct kfeat k;
+static struct rseqkit_abi_cs desc;
+static uint64_t ipm;
+
+struct worker {
+	enum ct_mode m;
+	enum event ev;
+	int cpu, target, retries;
+	pid_t tid;
+	volatile int ready, done, stop;
+	int reg_err, ret, timer_err;
+	int32_t cpu_after;
+	struct ct_area area;
+	/* seen by the signal handler */
+	volatile int nsig;
+	volatile uintptr_t sig_rip;
+	volatile uint64_t sig_rseq_cs;
+	uint64_t invol0, invol1;
+};
+
+static struct worker *volatile cur;
+
+static void on_sig(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+	struct worker *w = cur;
+
+	(void)sig;
+	(void)si;
+	if (!w)
+		return;
+	if (w->nsig++ == 0) {
+		w->sig_rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+		w->sig_rseq_cs = w->area.rs ? w->area.rs->rseq_cs : ~0ULL;
+	}
+	w->stop = 1;
+}
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t vol;
+	int r;
+
+	w->tid = ct_gettid();
+	tap_pin_cpu(w->cpu);
+	r = ct_area_register(&w->area, &k, w->m);
+	if (r) {
+		w->reg_err = -r;
+		w->ready = 1;
+		w->done = 1;
+		return NULL;
+	}
+	if (w->ev == EV_TIMER_SIGNAL)
+		w->timer_err = -ct_thread_cputimer(SIGUSR2, 10);
+	ct_thread_switches(&vol, &w->invol0);
+	w->ready = 1;
+	/* An unrelated preemption may abort the section before the event
+	 * under test; re-enter until the event was seen (or stop). */
+	for (int i = 0; i < 1000; i++) {
+		w->ret = ct_cs_run(w->area.rs, &desc, ipm * CS_MS, &w->stop);
+		w->cpu_after = (int32_t)w->area.rs->cpu_id;
+		if (w->ret != 1 || w->stop)
+			break;
+		if (w->ev == EV_PREEMPT)
+			break;
+		if (w->ev == EV_MIGRATE && w->cpu_after == w->target)
+			break;
+		if ((w->ev == EV_TIMER_SIGNAL || w->ev == EV_KILL_SIGNAL) && w->nsig)
+			break;
+		w->retries++;
+	}
+	ct_thread_switches(&vol, &w->invol1);
+	ct_thread_cputimer_del();
+	ct_area_unregister(&w->area);
+	w->done = 1;
+	return NULL;
+}
+
+static void *hog_fn(void *arg)
+{
+	struct worker *w = arg;
+
+	tap_pin_cpu(w->cpu);
+	while (!w->done)
+		;
+	return NULL;
+}
+
+static void run(enum ct_mode m, enum event ev)
+{
+	const char *mn = ct_mode_name(m), *why;
+	struct worker w;
+	pthread_t th, hog;
+	bool need2 = ev == EV_MIGRATE || ev == EV_KILL_SIGNAL;
+	int ncpu = ct_ncpus();
+
+	if (!ct_mode_usable(&k, m, &why) || (!CT_HAVE_CS && (why = "no critical section asm for this architecture")) ||
+	    (need2 && ncpu < 2 && (why = "needs 2 CPUs"))) {
+		tap_skip("R4.2 %s: abort on %s: %s", mn, ev_name[ev], why);
+		return;
+	}
+	memset(&w, 0, sizeof(w));
+	w.m = m;
+	w.ev = ev;
+	w.cpu = ct_cpu(0);
+	w.target = ct_cpu(1);
+	cur = &w;
+	/* main stays off the worker's CPU */
+	tap_pin_cpu(ct_cpu(1));
+	pthread_create(&th, NULL, worker_fn, &w);
+	if (ev == EV_PREEMPT)
+		pthread_create(&hog, NULL, hog_fn, &w);
+	ct_wait_flag(&w.ready, 10000);
+	if (!w.reg_err) {
+		switch (ev) {
+		case EV_MIGRATE:
+			ct_msleep(5);
+			ct_pin_tid(w.tid, w.target);
+			ct_msleep(50);
+			w.stop = 1;
+			break;
+		case EV_KILL_SIGNAL:
+			ct_msleep(5);
+			syscall(SYS_tgkill, getpid(), w.tid, SIGUSR2);
+			ct_msleep(50);
+			w.stop = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	/* Block (not poll) so that with 1 CPU main never preempts the worker. */
+	pthread_join(th, NULL);
+	if (ev == EV_PREEMPT)
+		pthread_join(hog, NULL);
+	cur = NULL;
+	if (w.reg_err || w.timer_err) {
+		tap_ok(false, "R4.2 %s: abort on %s (setup failed: register %s, timer %s)", mn,
+		       ev_name[ev], tap_errno_name(w.reg_err), tap_errno_name(w.timer_err));
+		return;
+	}
+	tap_ok(w.ret == 1, "R4.2 %s: busy critical section aborted on %s (returned %s)", mn,
+	       ev_name[ev], w.ret == 1 ? "abort" : w.ret == 0 ? "commit" : "bad-signature path");
+	if (w.retries)
+		tap_diag("  %d earlier aborts by something else (re-entered)", w.retries);
+	switch (ev) {
+	case EV_PREEMPT:
+		tap_diag("  involuntary switches during the section: %llu",
+			 (unsigned long long)(w.invol1 - w.invol0));
+		break;
+	case EV_MIGRATE:
+		tap_ok(w.cpu_after == w.target, "R4.1 %s: cpu_id = %d after the migration (got %d)", mn,
+		       w.target, w.cpu_after);
+		break;
+	case EV_TIMER_SIGNAL:
+	case EV_KILL_SIGNAL:
+		tap_ok(w.nsig >= 1 && w.sig_rip == (uintptr_t)ct_cs_abort,
+		       "R4.2 %s: the handler's interrupted IP is abort_ip (the abort precedes delivery; %d signals, ip %s)",
+		       mn, w.nsig, w.sig_rip == (uintptr_t)ct_cs_abort ? "abort_ip" :
+		       w.sig_rip - (uintptr_t)ct_cs_start < desc.post_commit_offset ? "inside the section" :
+		       "elsewhere");
+		tap_ok(w.nsig >= 1 && w.sig_rseq_cs == 0,
+		       "R4.2 %s: rseq_cs cleared before the handler runs (got 0x%llx)", mn,
+		       (unsigned long long)w.sig_rseq_cs);
+		break;
+	}
+}
+
+/* R4.2 column difference for a voluntary context switch. */
+static void sleep_eval(enum ct_mode m)
+{
+	const char *mn = ct_mode_name(m), *why;
+	struct ct_area a;
+	int n = 200, cleared = 0;
+
+	if (!ct_mode_usable(&k, m, &why)) {
+		tap_skip("R4.2 %s: rseq_cs evaluation after a voluntary sleep: %s", mn, why);
+		return;
+	}
+	tap_pin_cpu(ct_cpu(0));
+	if (ct_area_register(&a, &k, m)) {
+		tap_ok(false, "R4.2 %s: registration for the sleep case: %s", mn, tap_errno_name(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		a.rs->rseq_cs = (uint64_t)(uintptr_t)&desc;
+		usleep(100);
+		cleared += a.rs->rseq_cs == 0;
+	}
+	a.rs->rseq_cs = 0;
+	ct_area_unregister(&a);
+	if (m == CT_LEGACY)
+		tap_ok(cleared == n,
+		       "R4.2 legacy: rseq_cs (IP outside the section) evaluated and cleared after every sleep (%d/%d)",
+		       cleared, n);
+	else
+		tap_ok(cleared <= n / 2,
+		       "R4.2 V2: rseq_cs not evaluated after a voluntary sleep (cleared after %d/%d sleeps, expect few)",
+		       cleared, n);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+
+	(void)argc;
+	tap_reexec_without_glibc_rseq(argv);
+	kfeat_probe(&k);
+	ct_ncpus();
+	kfeat_diag(&k);
+	if (!k.rseq)
+		tap_skip_all("R4.2: kernel has no rseq(2)");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sig;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGUSR2, &sa, NULL);
+	ct_cs_desc_init(&desc);
+	ipm = ct_cs_iters_per_ms();
+	tap_diag("critical section loop: %llu iterations/ms", (unsigned long long)ipm);
+	for (int m = CT_LEGACY; m <= CT_V2; m++) {
+		for (int ev = EV_PREEMPT; ev <= EV_KILL_SIGNAL; ev++)
+			run((enum ct_mode)m, (enum event)ev);
+		sleep_eval((enum ct_mode)m);
+	}
+	return tap_done();
+}
