@@ -246,6 +246,15 @@ void ct_thread_switches(uint64_t *vol, uint64_t *invol)
  */
 __asm__(
 	"	.text\n"
+	"	.p2align 4\n"
+	"	.byte 0x0f, 0xb9, 0x3d\n"
+	"	.long 0x53053053\n"
+	"	.globl ct_cs_abort_pre\n"
+	"	.hidden ct_cs_abort_pre\n"
+	"ct_cs_abort_pre:\n"
+	"	movq $0, 8(%rdi)\n"
+	"	movl $1, %eax\n"
+	"	ret\n"
 	"	.globl ct_cs_run\n"
 	"	.hidden ct_cs_run\n"
 	"	.type ct_cs_run, @function\n"
@@ -292,7 +301,8 @@ int ct_cs_run(struct rseqkit_abi_rseq *rs, const struct rseqkit_abi_cs *desc,
 	(void)rs; (void)desc; (void)iters; (void)stop;
 	return -1;
 }
-const char ct_cs_start[1], ct_cs_end[1], ct_cs_abort[1], ct_cs_abort_badsig[1];
+const char ct_cs_start[1], ct_cs_end[1], ct_cs_abort[1], ct_cs_abort_badsig[1],
+	ct_cs_abort_pre[1];
 #endif
 
 void ct_cs_desc_init(struct rseqkit_abi_cs *d)

@@ -101,6 +101,9 @@ void ct_thread_switches(uint64_t *vol, uint64_t *invol);
 int ct_cs_run(struct rseqkit_abi_rseq *rs, const struct rseqkit_abi_cs *desc,
 	      uint64_t iters, const volatile int *stop);
 extern const char ct_cs_start[], ct_cs_end[], ct_cs_abort[], ct_cs_abort_badsig[];
+/* Another valid abort handler (returns 1), placed before the section, for a
+ * descriptor whose range extends past TASK_SIZE without covering abort_ip. */
+extern const char ct_cs_abort_pre[];
 #define CT_BAD_SIG (RSEQKIT_SIG + 1)
 
 /* A valid descriptor for ct_cs_run(). */
