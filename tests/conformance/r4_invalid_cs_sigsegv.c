@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+/*
+ * R4 (paragraph below the table): a rseq_cs descriptor that is invalid - bad
+ * version, abort_ip inside the section, wrong signature before abort_ip,
+ * range past TASK_SIZE - kills the thread with SIGSEGV, as in 6.12; so does
+ * a rseq_cs pointer outside user space. Both modes. Each case is a forked
+ * child that runs the busy loop of ct_cs_run() with the bad descriptor and
+ * is interrupted there by a CPU-time timer signal (the event on which both
+ * modes evaluate rseq_cs). A valid descriptor in the same setup aborts and
+ * exits normally (the control case).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ct_rseq.h"
+#include "tap.h"
+
+#define TASK_END (1ULL << 63)	/* above TASK_SIZE with 4- or 5-level paging */
+
+static struct kfeat k;
+static uint64_t ipm;
+static volatile int stop;
+
+enum bad { B_NONE, B_VERSION, B_ABORT_INSIDE, B_SIG, B_RANGE, B_PTR };
+static const char *const bad_name[] = {
+	"valid descriptor (control)",
+	"version 1",
+	"abort_ip inside the section",
+	"wrong signature before abort_ip",
+	"start_ip + post_commit_offset past TASK_SIZE",
+	"rseq_cs pointer in kernel space",
+};
+
+struct cfg {
+	enum ct_mode m;
+	enum bad b;
+};
+
+static void on_sig(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Exit 10 + ct_cs_run()'s return if the child survives; 2: setup failed. */
+static int child(void *arg)
+{
+	struct cfg *c = arg;
+	struct ct_area a;
+	struct rseqkit_abi_cs *d = ct_alloc(sizeof(*d), 32);
+	const struct rseqkit_abi_cs *dp = d;
+	int r;
+
+	ct_cs_desc_init(d);
+	switch (c->b) {
+	case B_NONE:
+		break;
+	case B_VERSION:
+		d->version = 1;
+		break;
+	case B_ABORT_INSIDE:
+		d->abort_ip = d->start_ip;
+		break;
+	case B_SIG:
+		d->abort_ip = (uint64_t)(uintptr_t)ct_cs_abort_badsig;
+		break;
+	case B_RANGE:
+		d->post_commit_offset = TASK_END - d->start_ip;
+		d->abort_ip = (uint64_t)(uintptr_t)ct_cs_abort_pre;
+		break;
+	case B_PTR:
+		dp = (const struct rseqkit_abi_cs *)(uintptr_t)0xffff888000000000ULL;
+		break;
+	}
+	signal(SIGUSR2, on_sig);
+	if (ct_area_register(&a, &k, c->m))
+		return 2;
+	if (ct_thread_cputimer(SIGUSR2, 5))
+		return 2;
+	/* Bounded: the timer handler sets stop if nothing kills us. */
+	r = ct_cs_run(a.rs, dp, ipm * 3000, &stop);
+	return 10 + r;
+}
+
+int main(int argc, char **argv)
+{
+	const char *why;
+
+	(void)argc;
+	tap_reexec_without_glibc_rseq(argv);
+	kfeat_probe(&k);
+	ct_ncpus();
+	kfeat_diag(&k);
+	if (!k.rseq)
+		tap_skip_all("R4: kernel has no rseq(2)");
+	if (!CT_HAVE_CS)
+		tap_skip_all("R4: no critical section asm for this architecture");
+	ipm = ct_cs_iters_per_ms();
+	for (int m = CT_LEGACY; m <= CT_V2; m++) {
+		const char *mn = ct_mode_name((enum ct_mode)m);
+
+		for (int b = B_NONE; b <= B_PTR; b++) {
+			struct cfg c = { (enum ct_mode)m, (enum bad)b };
+
+			if (!ct_mode_usable(&k, c.m, &why)) {
+				tap_skip("R4 %s: %s: %s", mn, bad_name[b], why);
+				continue;
+			}
+			if (b == B_NONE)
+				tap_fork_expect_exit(child, &c, 11,
+						     "R4.2 %s: %s: the timer signal aborts the section, no kill",
+						     mn, bad_name[b]);
+			else
+				tap_fork_expect_signal(child, &c, SIGSEGV,
+						       "R4 %s: invalid rseq_cs, %s -> SIGSEGV", mn,
+						       bad_name[b]);
+		}
+	}
+	return tap_done();
+}
