@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+/* Helpers of the time slice extension conformance tests (ct_slice.h). */
+#include "ct_slice.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+long ct_slice_prctl(unsigned long op, unsigned long a3, unsigned long a4, unsigned long a5)
+{
+	return prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION, op, a3, a4, a5);
+}
+
+long ct_slice_yield(void)
+{
+	return syscall(RSEQKIT_NR_rseq_slice_yield);
+}
+
+int ct_knob_read(long *nsec)
+{
+	FILE *f = fopen(CT_SLICE_KNOB, "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%ld", nsec) == 1;
+	fclose(f);
+	return ok ? 0 : -EIO;
+}
+
+int ct_knob_write(const char *text)
+{
+	int fd = open(CT_SLICE_KNOB, O_WRONLY), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+const char *ct_slice_setup(struct ct_area *a, const struct kfeat *k, int flags)
+{
+	uint32_t len = ct_mode_len(k, CT_V2);
+	long r;
+
+	if (!k->v2)
+		return "kernel without V2 (feature size < 33): no slice extensions";
+	a->rs = ct_alloc(4096, 4096);
+	a->len = len;
+	a->mode = CT_V2;
+	r = ct_register(a->rs, len, flags);
+	if (r)
+		return "V2 registration failed";
+	if (!(a->rs->flags & RSEQKIT_CS_FLAG_SLICE_EXT_AVAILABLE))
+		return "slice extensions not available (compiled out or rseq_slice_ext=off)";
+	return NULL;
+}
+
+struct ct_noise {
+	pthread_t thread;
+	int cpu;
+	unsigned int period_us;
+	volatile int stop;
+};
+
+static void *noise_fn(void *arg)
+{
+	struct ct_noise *n = arg;
+	struct timespec ts = { 0, (long)n->period_us * 1000 };
+
+	tap_pin_cpu(n->cpu);
+	while (!n->stop)
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+	return NULL;
+}
+
+struct ct_noise *ct_noise_start(int cpu, unsigned int period_us)
+{
+	struct ct_noise *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->cpu = cpu;
+	n->period_us = period_us;
+	if (pthread_create(&n->thread, NULL, noise_fn, n)) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void ct_noise_stop(struct ct_noise *n)
+{
+	if (!n)
+		return;
+	n->stop = 1;
+	pthread_join(n->thread, NULL);
+	free(n);
+}

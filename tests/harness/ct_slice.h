@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ct_slice.h - helpers of the time slice extension conformance tests
+ * (tests/conformance/r6_*): the prctl, the yield syscall, the debugfs knob,
+ * and a V2 registration with slice extensions available.
+ */
+#ifndef RSEQKIT_CT_SLICE_H
+#define RSEQKIT_CT_SLICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ct_rseq.h"
+
+#define CT_SLICE_KNOB KFEAT_DEBUGFS "/slice_ext_nsec"
+
+/* prctl(PR_RSEQ_SLICE_EXTENSION, op, a3, a4, a5): result or -1/errno. */
+long ct_slice_prctl(unsigned long op, unsigned long a3, unsigned long a4, unsigned long a5);
+/* rseq_slice_yield(2): 1, 0, or -1/errno (ENOSYS on kernels without it). */
+long ct_slice_yield(void);
+
+/* The knob: 0 or -errno. */
+int ct_knob_read(long *nsec);
+int ct_knob_write(const char *text);
+
+/*
+ * Register the calling thread in V2 mode (flags: 0 or DEFAULT_ON) and check
+ * that the kernel made slice extensions available (R6.1). Returns 0, or a
+ * static reason why slice tests cannot run here (kernel without V2, feature
+ * compiled out or disabled at boot, ...). The area stays registered.
+ */
+const char *ct_slice_setup(struct ct_area *a, const struct kfeat *k, int flags);
+
+static inline uint8_t ct_granted(const struct rseqkit_abi_rseq *rs)
+{
+	return *(const volatile uint8_t *)&rs->slice_ctrl.s.granted;
+}
+
+static inline uint8_t ct_request(const struct rseqkit_abi_rseq *rs)
+{
+	return *(const volatile uint8_t *)&rs->slice_ctrl.s.request;
+}
+
+static inline void ct_set_request(struct rseqkit_abi_rseq *rs, uint8_t v)
+{
+	__asm__ __volatile__("" ::: "memory");
+	*(volatile uint8_t *)&rs->slice_ctrl.s.request = v;
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static inline uint32_t ct_slice_ctrl(const struct rseqkit_abi_rseq *rs)
+{
+	return *(const volatile uint32_t *)&rs->slice_ctrl.all;
+}
+
+/* A thread pinned to cpu that sleeps period_us in a loop until stopped:
+ * each wake-up is a timer interrupt that asks to preempt whoever runs on
+ * that CPU. */
+struct ct_noise;
+struct ct_noise *ct_noise_start(int cpu, unsigned int period_us);
+void ct_noise_stop(struct ct_noise *n);
+
+#endif /* RSEQKIT_CT_SLICE_H */
