@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/arch/x86_64-percpu.h - the per-CPU operations of <rseqkit/percpu.h>
+ * as x86_64 RSEQ critical sections (asm goto). Include <rseqkit/percpu.h>.
+ *
+ * Layout of every operation (the labels are local to one asm statement):
+ *
+ *   __rseq_cs:                3: { version 0, flags 0, start_ip 1f,
+ *                                  post_commit_offset 2f - 1f, abort_ip 4f }
+ *   __rseq_cs_ptr_array:      &3b           (tools enumerate descriptors)
+ *   __rseq_exit_point_array:  { 1f, exit }  per comparison-failure exit
+ *   text:        leaq 3b(%rip), %rax; movq %rax, %fs:rseq_cs(area)
+ *             1: cmpl idx, %fs:(cpu_id or mm_cid); jnz 4f
+ *                ... comparisons (jumps to C labels), injection loops ...
+ *                final store (commit)
+ *             2:
+ *   __rseq_failure:  ud1 prefix + .long RSEQKIT_SIG (the 4 bytes before
+ *             4:   abort_ip are the signature), jmp to the C abort label
+ *
+ * The thread's area is addressed as %fs:(rseqkit_rseq_offset + field), the
+ * same offset for every thread (glibc's __rseq_offset or rseqkit's TLS).
+ * Release variants: x86 stores are already release-ordered (TSO), so they
+ * are the same instructions; the "memory" clobber orders the compiler.
+ *
+ * Scratch registers: %rax (descriptor address, then data); %rcx for the
+ * injection loops; %r11 for the memcpy index.
+ */
+#ifndef RSEQKIT_ARCH_X86_64_PERCPU_H
+#define RSEQKIT_ARCH_X86_64_PERCPU_H
+
+#ifndef RSEQKIT_PERCPU_H
+# error "include <rseqkit/percpu.h>, not this file"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RSEQKIT_ARCH_HAS_PERCPU	1
+
+/* The signature as the assembler spells it (no C suffix). */
+#define RSEQKIT__X86_SIG	0x53053053
+
+/* Every offset and constant the asm below hard-codes. */
+RSEQKIT_STATIC_ASSERT(RSEQKIT__X86_SIG == RSEQKIT_SIG, "x86 signature");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_rseq, rseq_cs) == RSEQKIT_OFF_RSEQ_CS,
+		      "asm stores the descriptor at RSEQKIT_OFF_RSEQ_CS");
+RSEQKIT_STATIC_ASSERT(RSEQKIT_OFF_RSEQ_CS == 8, "asm literal 8 = rseq_cs");
+RSEQKIT_STATIC_ASSERT(sizeof(((struct rseqkit_abi_rseq *)0)->rseq_cs) == 8, "rseq_cs is a quad");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_rseq, cpu_id) == RSEQKIT_OFF_CPU_ID,
+		      "asm compares cpu_id at RSEQKIT_OFF_CPU_ID");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_rseq, mm_cid) == RSEQKIT_OFF_MM_CID,
+		      "asm compares mm_cid at RSEQKIT_OFF_MM_CID");
+RSEQKIT_STATIC_ASSERT(sizeof(((struct rseqkit_abi_rseq *)0)->cpu_id) == 4 &&
+		      sizeof(((struct rseqkit_abi_rseq *)0)->mm_cid) == 4, "cmpl on 32-bit fields");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_cs, version) == RSEQKIT_CS_OFF_VERSION &&
+		      RSEQKIT_CS_OFF_VERSION == 0, "descriptor: .long version at 0");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_cs, flags) == RSEQKIT_CS_OFF_FLAGS &&
+		      RSEQKIT_CS_OFF_FLAGS == 4, "descriptor: .long flags at 4");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_cs, start_ip) == RSEQKIT_CS_OFF_START_IP &&
+		      RSEQKIT_CS_OFF_START_IP == 8, "descriptor: .quad start_ip at 8");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_cs, post_commit_offset) ==
+		      RSEQKIT_CS_OFF_POST_COMMIT && RSEQKIT_CS_OFF_POST_COMMIT == 16,
+		      "descriptor: .quad post_commit_offset at 16");
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_abi_cs, abort_ip) == RSEQKIT_CS_OFF_ABORT_IP &&
+		      RSEQKIT_CS_OFF_ABORT_IP == 24, "descriptor: .quad abort_ip at 24");
+RSEQKIT_STATIC_ASSERT(sizeof(struct rseqkit_abi_cs) == 32 &&
+		      RSEQKIT_ALIGNOF(struct rseqkit_abi_cs) == 32, "descriptor: .balign 32, 32 bytes");
+RSEQKIT_STATIC_ASSERT(sizeof(void *) == 8 && sizeof(intptr_t) == 8 && sizeof(long) == 8,
+		      "LP64: quad pointers");
+RSEQKIT_STATIC_ASSERT(sizeof(int) == 4 && sizeof(rseqkit_inject_loops[0]) == 4,
+		      "injection loop counters are .long");
+
+#define RSEQKIT__STR_(x)	#x
+#define RSEQKIT__STR(x)		RSEQKIT__STR_(x)
+
+/* Descriptor 3, its pointer, and the section body from 1 to 2, abort at 4. */
+#define RSEQKIT__CS_TABLE						\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n\t"						\
+	"3:\n\t"							\
+	".long 0, 0\n\t"						\
+	".quad 1f, (2f - 1f), 4f\n\t"					\
+	".popsection\n\t"						\
+	".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"			\
+	".quad 3b\n\t"							\
+	".popsection\n\t"
+
+#define RSEQKIT__CS_EXIT(label)						\
+	".pushsection __rseq_exit_point_array, \"aw\"\n\t"		\
+	".quad 1f, " label "\n\t"					\
+	".popsection\n\t"
+
+#define RSEQKIT__CS_START						\
+	"leaq 3b(%%rip), %%rax\n\t"					\
+	"movq %%rax, %%fs:8(%[rs])\n\t"					\
+	"1:\n\t"							\
+	"cmpl %[idx], %%fs:(%[field])\n\t"				\
+	"jnz 4f\n\t"
+
+#define RSEQKIT__CS_END							\
+	"2:\n\t"							\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long " RSEQKIT__STR(RSEQKIT__X86_SIG) "\n\t"			\
+	"4:\n\t"							\
+	"jmp %l[aborted]\n\t"						\
+	".popsection\n\t"
+
+#ifdef RSEQKIT_INJECT
+# define RSEQKIT__INJ(n)						\
+	"movl " #n "*4(%[inj]), %%ecx\n\t"				\
+	"testl %%ecx, %%ecx\n\t"					\
+	"jz 333f\n\t"							\
+	"222:\n\t"							\
+	"pause\n\t"							\
+	"decl %%ecx\n\t"						\
+	"jnz 222b\n\t"							\
+	"333:\n\t"
+# define RSEQKIT__INJ_IN	, [inj] "r" (rseqkit_inject_loops)
+# define RSEQKIT__INJ_CLOB	, "rcx"
+#else
+# define RSEQKIT__INJ(n)	""
+# define RSEQKIT__INJ_IN
+# define RSEQKIT__INJ_CLOB
+#endif
+
+#define RSEQKIT__CS_IN(kind, idx)					\
+	[rs] "r" (rseqkit_rseq_offset),					\
+	[field] "r" (rseqkit__percpu_field(kind)),			\
+	[idx] "r" (idx)
+
+#define RSEQKIT__ABORTED(fallback)					\
+aborted:								\
+	RSEQKIT_INJECT_C(4);						\
+	if (rseqkit__percpu_aborted())					\
+		return fallback;					\
+	return -EAGAIN
+
+/* One width: sfx (u32/u64), type T, instruction suffix W, constraint ADD of
+ * an immediate-or-register addend. */
+#define RSEQKIT__X86_OPS(sfx, T, W, ADD)					\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_cbne_store_##sfx(enum rseqkit_index kind, int idx, T *v, T expect,	\
+			      T newv)						\
+{										\
+	RSEQKIT_INJECT_C(0);							\
+	__asm__ __volatile__ goto (						\
+		RSEQKIT__CS_TABLE						\
+		RSEQKIT__CS_EXIT("%l[ne]")					\
+		RSEQKIT__CS_START						\
+		RSEQKIT__INJ(1)							\
+		"cmp" W " %[v], %[expect]\n\t"					\
+		"jnz %l[ne]\n\t"						\
+		RSEQKIT__INJ(2)							\
+		RSEQKIT__INJ(3)							\
+		"mov" W " %[newv], %[v]\n\t"					\
+		RSEQKIT__CS_END							\
+		: /* no outputs */						\
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		  [expect] "r" (expect), [newv] "r" (newv) RSEQKIT__INJ_IN	\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
+		: aborted, ne);							\
+	return 0;								\
+ne:										\
+	return 1;								\
+	RSEQKIT__ABORTED(rseqkit__fb_load_cbne_store_##sfx(idx, v, expect, newv)); \
+}										\
+										\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_add_store_##sfx(enum rseqkit_index kind, int idx, T *v, T count)	\
+{										\
+	RSEQKIT_INJECT_C(0);							\
+	__asm__ __volatile__ goto (						\
+		RSEQKIT__CS_TABLE						\
+		RSEQKIT__CS_START						\
+		RSEQKIT__INJ(1)							\
+		RSEQKIT__INJ(3)							\
+		"add" W " %[count], %[v]\n\t"					\
+		RSEQKIT__CS_END							\
+		: /* no outputs */						\
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		  [count] ADD (count) RSEQKIT__INJ_IN				\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
+		: aborted);							\
+	return 0;								\
+	RSEQKIT__ABORTED(rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
+}										\
+										\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_cbne_load_cbne_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
+					T expect, T *v2, T expect2, T newv)	\
+{										\
+	RSEQKIT_INJECT_C(0);							\
+	__asm__ __volatile__ goto (						\
+		RSEQKIT__CS_TABLE						\
+		RSEQKIT__CS_EXIT("%l[ne]")					\
+		RSEQKIT__CS_EXIT("%l[ne2]")					\
+		RSEQKIT__CS_START						\
+		RSEQKIT__INJ(1)							\
+		"cmp" W " %[v], %[expect]\n\t"					\
+		"jnz %l[ne]\n\t"						\
+		RSEQKIT__INJ(2)							\
+		"cmp" W " %[v2], %[expect2]\n\t"				\
+		"jnz %l[ne2]\n\t"						\
+		RSEQKIT__INJ(3)							\
+		"mov" W " %[newv], %[v]\n\t"					\
+		RSEQKIT__CS_END							\
+		: /* no outputs */						\
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		  [expect] "r" (expect), [v2] "m" (*v2),			\
+		  [expect2] "r" (expect2), [newv] "r" (newv) RSEQKIT__INJ_IN	\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
+		: aborted, ne, ne2);						\
+	return 0;								\
+ne:										\
+	return 1;								\
+ne2:										\
+	return 2;								\
+	RSEQKIT__ABORTED(rseqkit__fb_load_cbne_load_cbne_store_##sfx(idx, v,	\
+			 expect, v2, expect2, newv));				\
+}										\
+										\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_cbne_store_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
+				    T expect, T *v2, T newv2, T newv)		\
+{										\
+	RSEQKIT_INJECT_C(0);							\
+	__asm__ __volatile__ goto (						\
+		RSEQKIT__CS_TABLE						\
+		RSEQKIT__CS_EXIT("%l[ne]")					\
+		RSEQKIT__CS_START						\
+		RSEQKIT__INJ(1)							\
+		"cmp" W " %[v], %[expect]\n\t"					\
+		"jnz %l[ne]\n\t"						\
+		RSEQKIT__INJ(2)							\
+		"mov" W " %[newv2], %[v2]\n\t"					\
+		RSEQKIT__INJ(3)							\
+		"mov" W " %[newv], %[v]\n\t"					\
+		RSEQKIT__CS_END							\
+		: /* no outputs */						\
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		  [expect] "r" (expect), [v2] "m" (*v2),			\
+		  [newv2] "r" (newv2), [newv] "r" (newv) RSEQKIT__INJ_IN	\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
+		: aborted, ne);							\
+	return 0;								\
+ne:										\
+	return 1;								\
+	RSEQKIT__ABORTED(rseqkit__fb_load_cbne_store_store_##sfx(idx, v,	\
+			 expect, v2, newv2, newv));				\
+}										\
+										\
+/* x86 (TSO): a store is a release store; same code, documented variant. */	\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_cbne_store_store_release_##sfx(enum rseqkit_index kind, int idx,	\
+					    T *v, T expect, T *v2, T newv2,	\
+					    T newv)				\
+{										\
+	return rseqkit_load_cbne_store_store_##sfx(kind, idx, v, expect, v2,	\
+						   newv2, newv);		\
+}										\
+										\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_cbne_memcpy_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
+				     T expect, void *dst, const void *src,	\
+				     size_t len, T newv)			\
+{										\
+	RSEQKIT_INJECT_C(0);							\
+	__asm__ __volatile__ goto (						\
+		RSEQKIT__CS_TABLE						\
+		RSEQKIT__CS_EXIT("%l[ne]")					\
+		RSEQKIT__CS_START						\
+		RSEQKIT__INJ(1)							\
+		"cmp" W " %[v], %[expect]\n\t"					\
+		"jnz %l[ne]\n\t"						\
+		RSEQKIT__INJ(2)							\
+		"xorl %%r11d, %%r11d\n\t"					\
+		"5:\n\t"							\
+		"cmpq %[len8], %%r11\n\t"					\
+		"jae 6f\n\t"							\
+		"movq (%[src],%%r11), %%rax\n\t"				\
+		"movq %%rax, (%[dst],%%r11)\n\t"				\
+		"addq $8, %%r11\n\t"						\
+		"jmp 5b\n\t"							\
+		"6:\n\t"							\
+		"cmpq %[len], %%r11\n\t"					\
+		"jae 7f\n\t"							\
+		"movb (%[src],%%r11), %%al\n\t"					\
+		"movb %%al, (%[dst],%%r11)\n\t"					\
+		"incq %%r11\n\t"						\
+		"jmp 6b\n\t"							\
+		"7:\n\t"							\
+		RSEQKIT__INJ(3)							\
+		"mov" W " %[newv], %[v]\n\t"					\
+		RSEQKIT__CS_END							\
+		: /* no outputs */						\
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		  [expect] "r" (expect), [dst] "r" (dst), [src] "r" (src),	\
+		  [len] "r" (len), [len8] "r" (len & ~(size_t)7),		\
+		  [newv] "r" (newv) RSEQKIT__INJ_IN				\
+		: "memory", "cc", "rax", "r11" RSEQKIT__INJ_CLOB		\
+		: aborted, ne);							\
+	return 0;								\
+ne:										\
+	return 1;								\
+	RSEQKIT__ABORTED(rseqkit__fb_load_cbne_memcpy_store_##sfx(idx, v,	\
+			 expect, dst, src, len, newv));				\
+}										\
+										\
+static inline __attribute__((always_inline)) int				\
+rseqkit_load_cbne_memcpy_store_release_##sfx(enum rseqkit_index kind, int idx,	\
+					     T *v, T expect, void *dst,		\
+					     const void *src, size_t len,	\
+					     T newv)				\
+{										\
+	return rseqkit_load_cbne_memcpy_store_##sfx(kind, idx, v, expect, dst,	\
+						    src, len, newv);		\
+}
+
+RSEQKIT__X86_OPS(u32, uint32_t, "l", "ir")
+RSEQKIT__X86_OPS(u64, uint64_t, "q", "er")
+
+/* List pop (pointer width): see rseqkit_ref_load_cbeq_store_add_load_store_ptr. */
+static inline __attribute__((always_inline)) int
+rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind, int idx, intptr_t *v,
+					   intptr_t expectnot, long voffp, intptr_t *load)
+{
+	RSEQKIT_INJECT_C(0);
+	__asm__ __volatile__ goto (
+		RSEQKIT__CS_TABLE
+		RSEQKIT__CS_EXIT("%l[eq]")
+		RSEQKIT__CS_START
+		RSEQKIT__INJ(1)
+		"movq %[v], %%rax\n\t"
+		"cmpq %%rax, %[expectnot]\n\t"
+		"je %l[eq]\n\t"
+		RSEQKIT__INJ(2)
+		"movq %%rax, %[load]\n\t"
+		"addq %[voffp], %%rax\n\t"
+		"movq (%%rax), %%rax\n\t"
+		RSEQKIT__INJ(3)
+		"movq %%rax, %[v]\n\t"
+		RSEQKIT__CS_END
+		: /* no outputs */
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
+		  [voffp] "er" (voffp), [load] "m" (*load) RSEQKIT__INJ_IN
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB
+		: aborted, eq);
+	return 0;
+eq:
+	return 1;
+	RSEQKIT__ABORTED(rseqkit__fb_load_cbeq_store_add_load_store_ptr(idx, v, expectnot,
+									 voffp, load));
+}
+
+/* Indirect add: see rseqkit_ref_load_add_load_load_add_store_ptr. */
+static inline __attribute__((always_inline)) int
+rseqkit_load_add_load_load_add_store_ptr(enum rseqkit_index kind, int idx, intptr_t *ptr,
+					 long off, intptr_t inc)
+{
+	RSEQKIT_INJECT_C(0);
+	__asm__ __volatile__ goto (
+		RSEQKIT__CS_TABLE
+		RSEQKIT__CS_START
+		RSEQKIT__INJ(1)
+		"movq %[ptr], %%rax\n\t"
+		"addq %[off], %%rax\n\t"
+		RSEQKIT__INJ(2)
+		"movq (%%rax), %%rax\n\t"
+		RSEQKIT__INJ(3)
+		"addq %[inc], (%%rax)\n\t"
+		RSEQKIT__CS_END
+		: /* no outputs */
+		: RSEQKIT__CS_IN(kind, idx), [ptr] "m" (*ptr), [off] "er" (off),
+		  [inc] "er" (inc) RSEQKIT__INJ_IN
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB
+		: aborted);
+	return 0;
+	RSEQKIT__ABORTED(rseqkit__fb_load_add_load_load_add_store_ptr(idx, ptr, off, inc));
+}
+
+#undef RSEQKIT__X86_OPS
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQKIT_ARCH_X86_64_PERCPU_H */

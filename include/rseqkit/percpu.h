@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/percpu.h - per-CPU operations: restartable sequences that update
+ * per-CPU (or per-concurrency-ID) data without atomic instructions.
+ *
+ * Model. Data is an array of slots, one per index. An operation is given the
+ * index the caller read with rseqkit_percpu_index() and pointers into that
+ * index's slot; it runs as an RSEQ critical section that first checks that
+ * the thread still runs on that index, then does its comparisons and ends
+ * with one store (the commit). The kernel moves the thread to the abort
+ * handler if it is preempted, migrated or signalled before the commit, so
+ * all operations on one index are serialized as if under a per-index lock,
+ * without paying for one. Exact semantics: <rseqkit/percpu-pseudocode.h>.
+ *
+ * Return convention of every operation:
+ *    0  committed
+ *   >0  a comparison failed, nothing was committed (1 = first comparison,
+ *       2 = second one for the two-comparison operations)
+ *   <0  aborted (preempted, migrated, signalled, index stale, or the thread
+ *       was not registered yet): nothing was committed; read the index again
+ *       and retry. Always -EAGAIN.
+ * So the canonical use is
+ *
+ *	do {
+ *		idx = rseqkit_percpu_index(kind);
+ *		ret = rseqkit_load_add_store_u64(kind, idx, &slots[idx].v, 1);
+ *	} while (ret < 0);
+ *
+ * Index kinds (chosen per call; a data structure uses one kind throughout):
+ *   RSEQKIT_INDEX_CPU_ID  the CPU number, < the number of possible CPUs.
+ *   RSEQKIT_INDEX_MM_CID  the memory-map concurrency ID: unique among the
+ *       process's running threads and compact (below min(threads, CPUs)), so
+ *       arrays indexed by it only touch as many slots as the process has
+ *       concurrency. When the registration does not make mm_cid usable
+ *       (rseqkit_rseq_fields lacks RSEQKIT_FIELD_MM_CID: glibc <= 2.40
+ *       registers 32 bytes and publishes __rseq_size 20, spec R7), this kind
+ *       indexes by CPU number instead: the reader and the check inside the
+ *       critical section both use cpu_id. That choice is made once, by the
+ *       registration layer's constructor, before main().
+ *   Size arrays with rseqkit_percpu_nr_slots(): it bounds both kinds.
+ *
+ * Registration. Nothing needs to be called first. A thread that was never
+ * registered reads index 0 from its area (cpu_id_start is 0) but its cpu_id
+ * is negative, so the index check fails and the operation aborts; the abort
+ * path registers the thread (rseqkit_thread_register()) and returns -EAGAIN,
+ * and the retry runs on the fast path. The fast path itself never tests for
+ * registration. (RSEQKIT_INDEX_MM_CID readers do test cpu_id, because an
+ * unregistered area reads mm_cid 0, which would pass the check.)
+ *
+ * Fallback. When rseq is unavailable for the process (rseqkit_init() < 0:
+ * old kernel, seccomp, ...), decided once per process, every operation still
+ * works: the index check always fails and the abort path runs the operation
+ * under a lock chosen by the index (load_add_store: one atomic add), which
+ * serializes operations on one index exactly like the critical sections do.
+ * Any index in range is correct there; the reader returns the CPU of
+ * sched_getcpu(), refreshed every 64 fallback operations of the thread.
+ * Per thread the choice is never mixed: if rseq works for the process but a
+ * thread cannot be registered (a thread glibc did not create, another
+ * library's registration), running a per-CPU operation in it is a fatal
+ * error (rseqkit__fatal: the result could not be correct).
+ *
+ * Cross-CPU access (drain, steal, resize): see rseqkit/membarrier.h. The
+ * protocol is: (1) compare-and-swap the slot's commit word to a "stopped"
+ * value that makes every operation on it fail its comparison, (2) fence the
+ * slot's CPU with rseqkit_membarrier_fence() (all CPUs for mm_cid slots),
+ * which aborts every critical section in flight there, (3) read the word
+ * again: if it is still "stopped", no critical section committed since (1)
+ * and none can until the word changes, so the slot may be read and written
+ * with ordinary atomics; otherwise a section committed between (1) and (2):
+ * go back to (1). (4) Publish the slot's new state with a store-release.
+ * rseqkit_freelist_drain() and rseqkit_ptrbuf_drain() implement it.
+ *
+ * Injection points (stress tests): define RSEQKIT_INJECT before including
+ * this header. Point 0 is in C between reading the index and entering the
+ * critical section (rseqkit_inject_hook(0)); points 1..3 are busy loops of
+ * rseqkit_inject_loops[n] iterations inside the critical section (1 after
+ * the index check, 2 after the first comparison, 3 before the commit);
+ * point 4 is the C hook after an abort. Without RSEQKIT_INJECT the hooks
+ * compile to nothing.
+ *
+ * dlclose: see rseqkit_prepare_unload() below.
+ */
+#ifndef RSEQKIT_PERCPU_H
+#define RSEQKIT_PERCPU_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rseqkit/abi.h>
+#include <rseqkit/arch.h>
+#include <rseqkit/thread.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum rseqkit_index {
+	RSEQKIT_INDEX_CPU_ID = 0,
+	RSEQKIT_INDEX_MM_CID = 1,
+};
+
+#define RSEQKIT_CACHELINE	64
+
+/* Number of slots an array indexed by either kind needs: the number of
+ * possible CPUs (from /sys/devices/system/cpu/possible), at least 1. */
+RSEQKIT_API int rseqkit_percpu_nr_slots(void);
+
+/* 1 when the process uses the fallbacks (no rseq), else 0. Decided once. */
+RSEQKIT_API int rseqkit_percpu_fallback(void);
+
+/*
+ * rseqkit_prepare_unload() - before dlclose() of an object that contains
+ * per-CPU operations (they are inline, so their rseq_cs descriptors live in
+ * the object that calls them), every thread that ran one of them must stop
+ * pointing its rseq_cs at the object: the kernel reads the descriptor the
+ * next time the thread is preempted, and a descriptor in unmapped memory
+ * kills the thread. Protocol: each such thread calls
+ * rseqkit_prepare_unload() (clears its own rseq_cs; a thread that ran any
+ * other critical section since also qualifies), then the unloading thread
+ * synchronizes with them (join, barrier), then dlclose(). rseq_cs of other
+ * threads cannot be cleared from outside.
+ * Returns 0; -ENOENT when the calling thread has no registration (nothing
+ * to do).
+ */
+RSEQKIT_API int rseqkit_prepare_unload(void);
+
+/* Injection (RSEQKIT_INJECT builds only read these). */
+#define RSEQKIT_INJECT_POINTS	8
+extern RSEQKIT_API int rseqkit_inject_loops[RSEQKIT_INJECT_POINTS];
+extern RSEQKIT_API void (*rseqkit_inject_hook)(int point);
+
+/* --- internals used by the inline code -------------------------------- */
+RSEQKIT_API int rseqkit__percpu_index_slow(enum rseqkit_index kind);
+/* Abort path: returns 1 if the operation must run its fallback, 0 if the
+ * caller must retry (the thread is registered now). */
+RSEQKIT_API int rseqkit__percpu_aborted(void);
+RSEQKIT_API int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect, uint32_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect, uint64_t newv);
+RSEQKIT_API int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count);
+RSEQKIT_API int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count);
+RSEQKIT_API int rseqkit__fb_load_cbne_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
+		uint32_t *v2, uint32_t expect2, uint32_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
+		uint64_t *v2, uint64_t expect2, uint64_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_store_store_u32(int idx, uint32_t *v, uint32_t expect,
+		uint32_t *v2, uint32_t newv2, uint32_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_store_store_u64(int idx, uint64_t *v, uint64_t expect,
+		uint64_t *v2, uint64_t newv2, uint64_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_memcpy_store_u32(int idx, uint32_t *v, uint32_t expect,
+		void *dst, const void *src, size_t len, uint32_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_memcpy_store_u64(int idx, uint64_t *v, uint64_t expect,
+		void *dst, const void *src, size_t len, uint64_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbeq_store_add_load_store_ptr(int idx, intptr_t *v,
+		intptr_t expectnot, long voffp, intptr_t *load);
+RSEQKIT_API int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *ptr, long off,
+		intptr_t inc);
+
+#ifdef RSEQKIT_INJECT
+# define RSEQKIT_INJECT_C(n)						\
+	do {								\
+		if (rseqkit_inject_hook)				\
+			rseqkit_inject_hook(n);				\
+	} while (0)
+#else
+# define RSEQKIT_INJECT_C(n) do { } while (0)
+#endif
+
+/* Byte offset, from the thread pointer, of the field the critical section
+ * of kind checks (cpu_id, or mm_cid when usable). */
+static inline ptrdiff_t rseqkit__percpu_field(enum rseqkit_index kind)
+{
+	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID))
+		return rseqkit_rseq_offset + RSEQKIT_OFF_MM_CID;
+	return rseqkit_rseq_offset + RSEQKIT_OFF_CPU_ID;
+}
+
+/*
+ * rseqkit_percpu_index() - the index the next operation of kind should use:
+ * one load (cpu_id_start for RSEQKIT_INDEX_CPU_ID; cpu_id then mm_cid for
+ * RSEQKIT_INDEX_MM_CID). Always in [0, rseqkit_percpu_nr_slots()).
+ */
+static inline int rseqkit_percpu_index(enum rseqkit_index kind)
+{
+	const struct rseqkit_abi_rseq *rs = rseqkit_thread_area();
+
+	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID)) {
+		if (__builtin_expect((int32_t)RSEQKIT_READ_ONCE_U32(rs->cpu_id) < 0, 0))
+			return rseqkit__percpu_index_slow(kind);
+		return (int)RSEQKIT_READ_ONCE_U32(rs->mm_cid);
+	}
+	return (int)RSEQKIT_READ_ONCE_U32(rs->cpu_id_start);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+/* The critical sections of the target architecture. */
+#if defined(__x86_64__)
+# include <rseqkit/arch/x86_64-percpu.h>
+#elif defined(__aarch64__)
+# include <rseqkit/arch/aarch64-percpu.h>
+#endif
+
+#endif /* RSEQKIT_PERCPU_H */

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by percpu.c, membarrier.c and the data structures. */
+#ifndef RSEQKIT_PERCPU_INTERNAL_H
+#define RSEQKIT_PERCPU_INTERNAL_H
+
+#include <rseqkit/percpu.h>
+
+/* Wait until no fallback operation on idx (every index if idx < 0) is in
+ * flight: the fallback mode's equivalent of an RSEQ fence. */
+void rseqkit__fb_fence(int idx);
+
+/* Aligned, zeroed allocation of n slots of size sz (a multiple of the
+ * cache line); NULL on failure. Free with free(). */
+void *rseqkit__slots_alloc(size_t n, size_t sz);
+
+#endif /* RSEQKIT_PERCPU_INTERNAL_H */

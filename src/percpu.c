@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * percpu.c - the out-of-line half of <rseqkit/percpu.h>: the abort path
+ * (lazy registration), the fallbacks used when rseq is unavailable, the
+ * slot count, rseqkit_prepare_unload() and the injection hooks.
+ *
+ * Fallback design. RSEQ critical sections on one index are mutually
+ * exclusive; so are fallback operations, through fb_locks[idx % FB_LOCKS].
+ * Under the lock, each operation is its pseudo-code (percpu-pseudocode.h).
+ * load_add_store alone is a lock-free atomic add. Because the choice is made
+ * once per process, fast paths and fallbacks never run on the same data.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include <rseqkit/percpu.h>
+#include <rseqkit/percpu-pseudocode.h>
+#include "internal.h"
+#include "percpu-internal.h"
+
+int rseqkit_inject_loops[RSEQKIT_INJECT_POINTS];
+void (*rseqkit_inject_hook)(int point);
+
+/* 0 undecided, 1 rseq, 2 fallbacks. */
+static int fb_state;
+
+int rseqkit_percpu_fallback(void)
+{
+	int s = __atomic_load_n(&fb_state, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(s != 0, 1))
+		return s == 2;
+	s = (!RSEQKIT_ARCH_HAS_PERCPU || rseqkit__mode()->owner == RSEQKIT_OWNER_NONE) ? 2 : 1;
+	__atomic_store_n(&fb_state, s, __ATOMIC_RELEASE);
+	return s == 2;
+}
+
+static int nr_slots;
+
+static int parse_possible(void)
+{
+	char buf[256], *p;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	long max = -1;
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	/* "0-3,8-11": the largest number seen. */
+	for (p = buf; *p; ) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p) {
+			p++;
+			continue;
+		}
+		if (v > max)
+			max = v;
+		p = end;
+	}
+	return max >= 0 ? (int)max + 1 : -1;
+}
+
+int rseqkit_percpu_nr_slots(void)
+{
+	int n = __atomic_load_n(&nr_slots, __ATOMIC_RELAXED);
+
+	if (n > 0)
+		return n;
+	n = parse_possible();
+	if (n < get_nprocs_conf())
+		n = get_nprocs_conf();
+	if (n < 1)
+		n = 1;
+	__atomic_store_n(&nr_slots, n, __ATOMIC_RELAXED);
+	return n;
+}
+
+void *rseqkit__slots_alloc(size_t n, size_t sz)
+{
+	void *p;
+
+	if (!n || sz > ((size_t)-1) / n)
+		return NULL;
+	if (posix_memalign(&p, RSEQKIT_CACHELINE, n * sz))
+		return NULL;
+	memset(p, 0, n * sz);
+	return p;
+}
+
+/* --- the fallbacks ------------------------------------------------------- */
+
+#define FB_LOCKS 256
+
+static struct {
+	int v;
+} __attribute__((aligned(RSEQKIT_CACHELINE))) fb_locks[FB_LOCKS];
+
+static __thread unsigned int fb_ops __attribute__((tls_model("initial-exec")));
+
+static int *fb_lock(int idx)
+{
+	int *l = &fb_locks[(unsigned int)idx % FB_LOCKS].v;
+	unsigned int spins = 0;
+
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+		/* Contended: another thread uses this index; move to the CPU we
+		 * are on for the next operations. */
+		fb_ops = 0;
+		while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+			if (++spins % 128 == 0)
+				sched_yield();	/* the holder may be preempted */
+			else
+				rseqkit_arch_cpu_relax();
+		}
+	}
+	return l;
+}
+
+static void fb_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+void rseqkit__fb_fence(int idx)
+{
+	if (idx >= 0) {
+		fb_unlock(fb_lock(idx));
+		return;
+	}
+	for (int i = 0; i < FB_LOCKS; i++)
+		fb_unlock(fb_lock(i));
+}
+
+#define FB_LOCKED(idx, call)						\
+	do {								\
+		int *l_ = fb_lock(idx);					\
+		int r_ = (call);					\
+									\
+		fb_unlock(l_);						\
+		return r_;						\
+	} while (0)
+
+int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect, uint32_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_u32(v, expect, newv));
+}
+
+int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect, uint64_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_u64(v, expect, newv));
+}
+
+int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count)
+{
+	(void)idx;
+	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count)
+{
+	(void)idx;
+	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int rseqkit__fb_load_cbne_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
+		uint32_t *v2, uint32_t expect2, uint32_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_load_cbne_store_u32(v, expect, v2, expect2, newv));
+}
+
+int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
+		uint64_t *v2, uint64_t expect2, uint64_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_load_cbne_store_u64(v, expect, v2, expect2, newv));
+}
+
+int rseqkit__fb_load_cbne_store_store_u32(int idx, uint32_t *v, uint32_t expect,
+		uint32_t *v2, uint32_t newv2, uint32_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_store_u32(v, expect, v2, newv2, newv));
+}
+
+int rseqkit__fb_load_cbne_store_store_u64(int idx, uint64_t *v, uint64_t expect,
+		uint64_t *v2, uint64_t newv2, uint64_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_store_u64(v, expect, v2, newv2, newv));
+}
+
+int rseqkit__fb_load_cbne_memcpy_store_u32(int idx, uint32_t *v, uint32_t expect,
+		void *dst, const void *src, size_t len, uint32_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_memcpy_store_u32(v, expect, dst, src, len, newv));
+}
+
+int rseqkit__fb_load_cbne_memcpy_store_u64(int idx, uint64_t *v, uint64_t expect,
+		void *dst, const void *src, size_t len, uint64_t newv)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_memcpy_store_u64(v, expect, dst, src, len, newv));
+}
+
+int rseqkit__fb_load_cbeq_store_add_load_store_ptr(int idx, intptr_t *v,
+		intptr_t expectnot, long voffp, intptr_t *load)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_cbeq_store_add_load_store_ptr(v, expectnot, voffp, load));
+}
+
+int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *ptr, long off,
+		intptr_t inc)
+{
+	FB_LOCKED(idx, rseqkit_ref_load_add_load_load_add_store_ptr(ptr, off, inc));
+}
+
+/* --- abort path and lazy registration ------------------------------------ */
+
+/* Fallback index: cpu_id_start of the (unregistered, library-owned) area
+ * holds the CPU of the last sched_getcpu(), so the inline reader needs no
+ * test; refreshed every 64 fallback operations and after contention. */
+static void fb_refresh_index(void)
+{
+	struct rseqkit_abi_rseq *rs;
+	int cpu;
+
+	if (fb_ops++ % 64)
+		return;
+	if (rseqkit__mode()->owner != RSEQKIT_OWNER_NONE)
+		return;		/* a kernel-maintained area: never write it */
+	cpu = sched_getcpu();
+	if (cpu < 0 || cpu >= rseqkit_percpu_nr_slots())
+		cpu = 0;
+	rs = rseqkit_thread_area();
+	__atomic_store_n(&rs->cpu_id_start, (uint32_t)cpu, __ATOMIC_RELAXED);
+}
+
+static void must_register(void)
+{
+	int r = rseqkit_thread_register();
+
+	if (r) {
+		rseqkit__diag("rseqkit: per-CPU operation in a thread that cannot be registered "
+			      "(%s) while the process uses rseq", strerrorname_np(-r) ?: "?");
+		RSEQKIT_FATAL("per-CPU operation in a thread rseq cannot register "
+			      "(not created by glibc, or registered by another library)");
+	}
+}
+
+int rseqkit__percpu_aborted(void)
+{
+	if (rseqkit_percpu_fallback()) {
+		fb_refresh_index();
+		return 1;
+	}
+	if ((int32_t)RSEQKIT_READ_ONCE_U32(rseqkit_thread_area()->cpu_id) < 0)
+		must_register();
+	return 0;
+}
+
+int rseqkit__percpu_index_slow(enum rseqkit_index kind)
+{
+	struct rseqkit_abi_rseq *rs = rseqkit_thread_area();
+
+	if (rseqkit_percpu_fallback()) {
+		fb_refresh_index();
+		return (int)RSEQKIT_READ_ONCE_U32(rs->cpu_id_start);
+	}
+	must_register();
+	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID))
+		return (int)RSEQKIT_READ_ONCE_U32(rs->mm_cid);
+	return (int)RSEQKIT_READ_ONCE_U32(rs->cpu_id_start);
+}
+
+int rseqkit_prepare_unload(void)
+{
+	struct rseqkit_abi_rseq *rs = rseqkit_thread_area();
+
+	rseqkit_init();
+	__atomic_store_n(&rs->rseq_cs, 0, __ATOMIC_RELAXED);
+	return (int32_t)RSEQKIT_READ_ONCE_U32(rs->cpu_id) >= 0 ? 0 : -ENOENT;
+}
