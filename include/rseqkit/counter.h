@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/counter.h - per-CPU counter: add without atomics, read the sum.
+ *
+ * One 64-bit slot per index (CPU number or mm_cid, see rseqkit/percpu.h),
+ * each on its own cache line. rseqkit_counter_add() is one critical section
+ * (load_add_store) on the caller's slot, retried when aborted; reading sums
+ * the slots with relaxed loads. Values wrap modulo 2^64 (int64_t view).
+ *
+ * Consistency: a read that runs while adds are in flight returns a sum that
+ * includes each of them or not; with no concurrent add it is exact.
+ * rseqkit_counter_reset() makes the counter read 0: it records the current
+ * sum as the new origin (slots are never written remotely), so adds
+ * concurrent with a reset are each counted before or after it.
+ */
+#ifndef RSEQKIT_COUNTER_H
+#define RSEQKIT_COUNTER_H
+
+#include <stdint.h>
+
+#include <rseqkit/percpu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rseqkit_counter_slot {
+	uint64_t v;
+} __attribute__((aligned(RSEQKIT_CACHELINE)));
+
+struct rseqkit_counter {
+	struct rseqkit_counter_slot *slots;	/* rseqkit_percpu_nr_slots() of them */
+	enum rseqkit_index kind;
+	int nr_slots;
+	uint64_t origin;			/* sum at the last reset */
+};
+
+/* rseqkit_counter_init() - a counter reading 0, indexed by kind.
+ * Returns 0, or -EINVAL (c NULL, kind unknown), -ENOMEM. */
+RSEQKIT_API int rseqkit_counter_init(struct rseqkit_counter *c, enum rseqkit_index kind);
+/* Free the slots (no add may run concurrently). c may be NULL. */
+RSEQKIT_API void rseqkit_counter_destroy(struct rseqkit_counter *c);
+/* The sum of every add since init or the last reset. */
+RSEQKIT_API int64_t rseqkit_counter_read(const struct rseqkit_counter *c);
+/* Make the counter read 0 (see above). */
+RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
+
+/* Add n on the calling thread's index; returns the index used. */
+static inline int rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
+{
+	enum rseqkit_index kind = c->kind;
+	int idx;
+
+	do {
+		idx = rseqkit_percpu_index(kind);
+	} while (__builtin_expect(rseqkit_load_add_store_u64(kind, idx, &c->slots[idx].v,
+							     (uint64_t)n) != 0, 0));
+	return idx;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQKIT_COUNTER_H */

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/cpulock.h - per-CPU spinlock: one lock word per index, taken with
+ * a critical section (load_cbne_store 0 -> 1) instead of an atomic
+ * instruction, released with a plain store-release.
+ *
+ * Use it to protect per-CPU state that needs more than one operation.
+ * rseqkit_cpulock_lock() returns the index it locked; pass it to unlock
+ * (the thread may have migrated since: unlocking from another CPU is fine,
+ * because only the holder writes a held lock). Contention comes only from a
+ * thread preempted or migrated while holding the lock of the CPU; waiters
+ * spin with a pause, then yield.
+ *
+ * Time slice extensions: define RSEQKIT_CPULOCK_SLICE before including
+ * this header to hold a slice extension request (rseqkit/slice.h) from the
+ * moment the lock is taken until it is released (the hook points are
+ * RSEQKIT_CPULOCK_SLICE_BEGIN/END; they compile to nothing otherwise).
+ */
+#ifndef RSEQKIT_CPULOCK_H
+#define RSEQKIT_CPULOCK_H
+
+#include <sched.h>
+#include <stdint.h>
+
+#include <rseqkit/percpu.h>
+
+#ifdef RSEQKIT_CPULOCK_SLICE
+# include <rseqkit/slice.h>
+# define RSEQKIT_CPULOCK_SLICE_BEGIN()	rseqkit_slice_begin()
+# define RSEQKIT_CPULOCK_SLICE_END()	rseqkit_slice_end()
+#else
+# define RSEQKIT_CPULOCK_SLICE_BEGIN()	do { } while (0)
+# define RSEQKIT_CPULOCK_SLICE_END()	do { } while (0)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rseqkit_cpulock_slot {
+	uint32_t locked;
+} __attribute__((aligned(RSEQKIT_CACHELINE)));
+
+struct rseqkit_cpulock {
+	struct rseqkit_cpulock_slot *slots;
+	enum rseqkit_index kind;
+	int nr_slots;
+};
+
+/* Returns 0, or -EINVAL (l NULL, kind unknown), -ENOMEM. */
+RSEQKIT_API int rseqkit_cpulock_init(struct rseqkit_cpulock *l, enum rseqkit_index kind);
+/* l may be NULL; no lock may be held. */
+RSEQKIT_API void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l);
+
+/* Take the lock of the calling thread's index, or return -EBUSY if it is
+ * held. Returns the index locked. */
+static inline int rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
+{
+	enum rseqkit_index kind = l->kind;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		int ret = rseqkit_load_cbne_store_u32(kind, idx, &l->slots[idx].locked, 0, 1);
+
+		if (__builtin_expect(ret == 0, 1)) {
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			RSEQKIT_CPULOCK_SLICE_BEGIN();
+			return idx;
+		}
+		if (ret > 0)
+			return -EBUSY;
+	}
+}
+
+/* Take the lock of the calling thread's index; returns the index. */
+static inline int rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
+{
+	unsigned int spins = 0;
+	int idx;
+
+	while ((idx = rseqkit_cpulock_trylock(l)) < 0) {
+		/* The holder was preempted or migrated: let it run. */
+		if (++spins % 64 == 0)
+			sched_yield();
+		else
+			rseqkit_arch_cpu_relax();
+	}
+	return idx;
+}
+
+static inline void rseqkit_cpulock_unlock(struct rseqkit_cpulock *l, int idx)
+{
+	__atomic_store_n(&l->slots[idx].locked, 0, __ATOMIC_RELEASE);
+	RSEQKIT_CPULOCK_SLICE_END();
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQKIT_CPULOCK_H */

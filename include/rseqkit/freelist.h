@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/freelist.h - per-CPU LIFO free list (intrusive, no atomics).
+ *
+ * One list head per index. Objects embed a struct rseqkit_freelist_node.
+ * push: the node links to the head read outside, and the critical section
+ * (load_cbne_store) installs it if the head did not change. pop: one
+ * critical section (load_cbeq_store_add_load_store) reads the head, fails
+ * if it is NULL, and replaces it with head->next; being CPU-local, it has no
+ * ABA problem. A thread pops from the list of the CPU it runs on: an empty
+ * list there returns NULL even if other CPUs hold nodes (steal with
+ * rseqkit_freelist_drain()).
+ *
+ * Cross-CPU access (rseqkit_freelist_drain) follows the protocol of
+ * rseqkit/percpu.h: the head is swapped for a "stopped" sentinel, whose next
+ * is itself (a pop that meets it changes nothing and returns NULL; a push
+ * waits), the CPU is fenced, the head re-checked, then replaced by NULL.
+ */
+#ifndef RSEQKIT_FREELIST_H
+#define RSEQKIT_FREELIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rseqkit/percpu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rseqkit_freelist_node {
+	struct rseqkit_freelist_node *next;
+};
+
+struct rseqkit_freelist_slot {
+	intptr_t head;		/* struct rseqkit_freelist_node *, or the sentinel */
+} __attribute__((aligned(RSEQKIT_CACHELINE)));
+
+struct rseqkit_freelist {
+	struct rseqkit_freelist_slot *slots;
+	enum rseqkit_index kind;
+	int nr_slots;
+};
+
+/* The "stopped" sentinel of the drain protocol (next == itself). */
+extern RSEQKIT_API struct rseqkit_freelist_node rseqkit__freelist_stopped;
+
+/* Returns 0, or -EINVAL (fl NULL, kind unknown), -ENOMEM. */
+RSEQKIT_API int rseqkit_freelist_init(struct rseqkit_freelist *fl, enum rseqkit_index kind);
+/* Free the heads (the nodes belong to the caller). fl may be NULL. */
+RSEQKIT_API void rseqkit_freelist_destroy(struct rseqkit_freelist *fl);
+/*
+ * rseqkit_freelist_drain() - take the whole list of index idx, from any
+ * CPU, while other threads keep pushing and popping. *out receives the
+ * chain (NULL if empty). Concurrent drains are serialized.
+ * Returns 0, or -EINVAL (idx out of range), or the error of
+ * rseqkit_membarrier_fence() (then nothing was taken).
+ */
+RSEQKIT_API int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
+				       struct rseqkit_freelist_node **out);
+
+#define RSEQKIT__FL_STOPPED ((intptr_t)&rseqkit__freelist_stopped)
+
+/* Push the chain first..last (last->next is overwritten); returns the index. */
+static inline int rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
+					      struct rseqkit_freelist_node *first,
+					      struct rseqkit_freelist_node *last)
+{
+	enum rseqkit_index kind = fl->kind;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		struct rseqkit_freelist_slot *s = &fl->slots[idx];
+		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+
+		if (__builtin_expect(head == RSEQKIT__FL_STOPPED, 0)) {
+			rseqkit_arch_cpu_relax();	/* a drain is in progress */
+			continue;
+		}
+		last->next = (struct rseqkit_freelist_node *)head;
+		if (__builtin_expect(rseqkit_load_cbne_store_u64(kind, idx, (uint64_t *)&s->head,
+					(uint64_t)head, (uint64_t)(intptr_t)first) == 0, 1))
+			return idx;
+	}
+}
+
+static inline int rseqkit_freelist_push(struct rseqkit_freelist *fl,
+					struct rseqkit_freelist_node *node)
+{
+	return rseqkit_freelist_push_batch(fl, node, node);
+}
+
+/* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
+static inline struct rseqkit_freelist_node *rseqkit_freelist_pop(struct rseqkit_freelist *fl)
+{
+	enum rseqkit_index kind = fl->kind;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		intptr_t load;
+		int ret = rseqkit_load_cbeq_store_add_load_store_ptr(kind, idx,
+				&fl->slots[idx].head, 0,
+				offsetof(struct rseqkit_freelist_node, next), &load);
+
+		if (__builtin_expect(ret == 0, 1))
+			return load == RSEQKIT__FL_STOPPED ? NULL :
+			       (struct rseqkit_freelist_node *)load;
+		if (ret > 0)
+			return NULL;
+	}
+}
+
+/* Detach the calling CPU's whole list (NULL if empty). */
+static inline struct rseqkit_freelist_node *rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
+{
+	enum rseqkit_index kind = fl->kind;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		struct rseqkit_freelist_slot *s = &fl->slots[idx];
+		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+
+		if (!head || head == RSEQKIT__FL_STOPPED)
+			return NULL;
+		if (rseqkit_load_cbne_store_u64(kind, idx, (uint64_t *)&s->head,
+						(uint64_t)head, 0) == 0)
+			return (struct rseqkit_freelist_node *)head;
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQKIT_FREELIST_H */

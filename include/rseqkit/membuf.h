@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/membuf.h - bounded per-CPU buffer of fixed-size items copied in
+ * and out (the memcpy buffer).
+ *
+ * Slot: a count and capacity * item_size bytes. push copies the item above
+ * the top and commits count + 1, pop copies the top item out and commits
+ * count - 1, each as one critical section (load_cbne_memcpy_store; the
+ * release variant for push). An aborted pop may have written part of the
+ * caller's item buffer: only a return of 0 makes it valid.
+ *
+ * Cross-CPU: rseqkit_membuf_drain() with the protocol of rseqkit/percpu.h
+ * (stopped = count | RSEQKIT_BUF_STOPPED, as for rseqkit/ptrbuf.h).
+ */
+#ifndef RSEQKIT_MEMBUF_H
+#define RSEQKIT_MEMBUF_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rseqkit/percpu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef RSEQKIT_BUF_STOPPED
+# define RSEQKIT_BUF_STOPPED	(1ULL << 63)
+#endif
+
+struct rseqkit_membuf_slot {
+	uint64_t count;		/* | RSEQKIT_BUF_STOPPED while drained */
+	unsigned char *data;	/* capacity * item_size bytes */
+} __attribute__((aligned(RSEQKIT_CACHELINE)));
+
+struct rseqkit_membuf {
+	struct rseqkit_membuf_slot *slots;
+	enum rseqkit_index kind;
+	int nr_slots;
+	uint64_t capacity;
+	size_t item_size;
+};
+
+/* Returns 0, or -EINVAL (b NULL, kind unknown, capacity or item_size 0,
+ * capacity * item_size over 1 GiB), -ENOMEM. */
+RSEQKIT_API int rseqkit_membuf_init(struct rseqkit_membuf *b, enum rseqkit_index kind,
+				    size_t capacity, size_t item_size);
+RSEQKIT_API void rseqkit_membuf_destroy(struct rseqkit_membuf *b);
+/*
+ * rseqkit_membuf_drain() - copy up to max items (the most recent first) of
+ * index idx into out (max * item_size bytes) and remove them, from any CPU.
+ * Returns the number moved, or -EINVAL, or the error of
+ * rseqkit_membarrier_fence() (nothing moved).
+ */
+RSEQKIT_API long rseqkit_membuf_drain(struct rseqkit_membuf *b, int idx, void *out,
+				      size_t max);
+
+/* Copy item (item_size bytes) onto the calling CPU's buffer: 0 or -ENOSPC. */
+static inline int rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
+{
+	enum rseqkit_index kind = b->kind;
+	size_t sz = b->item_size;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		struct rseqkit_membuf_slot *s = &b->slots[idx];
+		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+
+		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
+			rseqkit_arch_cpu_relax();
+			continue;
+		}
+		if (count >= b->capacity)
+			return -ENOSPC;
+		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_release_u64(kind, idx,
+				&s->count, count, s->data + count * sz, item, sz,
+				count + 1) == 0, 1))
+			return 0;
+	}
+}
+
+/* Copy the calling CPU's top item into item and remove it: 0, or -ENOENT
+ * when empty. */
+static inline int rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
+{
+	enum rseqkit_index kind = b->kind;
+	size_t sz = b->item_size;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		struct rseqkit_membuf_slot *s = &b->slots[idx];
+		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+
+		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
+			rseqkit_arch_cpu_relax();
+			continue;
+		}
+		if (!count)
+			return -ENOENT;
+		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_u64(kind, idx, &s->count,
+				count, item, s->data + (count - 1) * sz, sz,
+				count - 1) == 0, 1))
+			return 0;
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQKIT_MEMBUF_H */

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseqkit/ptrbuf.h - bounded per-CPU pointer buffer (a LIFO stack of
+ * pointers per index, fixed capacity, no atomics).
+ *
+ * Slot: a count and an array of capacity pointers. push stores the pointer
+ * above the top and commits count + 1 (load_cbne_store_store_release, so a
+ * remote drainer that sees the count sees the pointer); pop checks that
+ * count and the top pointer are unchanged and commits count - 1
+ * (load_cbne_load_cbne_store). A full buffer refuses (-ENOSPC), an empty
+ * one returns NULL: both are about the calling CPU's slot only.
+ *
+ * Cross-CPU: rseqkit_ptrbuf_drain() takes pointers out of any index with the
+ * protocol of rseqkit/percpu.h; the "stopped" state is the count with bit 63
+ * set, which no caller ever expects, so every critical section fails on it.
+ */
+#ifndef RSEQKIT_PTRBUF_H
+#define RSEQKIT_PTRBUF_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rseqkit/percpu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RSEQKIT_BUF_STOPPED	(1ULL << 63)
+
+struct rseqkit_ptrbuf_slot {
+	uint64_t count;		/* | RSEQKIT_BUF_STOPPED while drained */
+	uint64_t *array;	/* capacity pointers */
+} __attribute__((aligned(RSEQKIT_CACHELINE)));
+
+struct rseqkit_ptrbuf {
+	struct rseqkit_ptrbuf_slot *slots;
+	enum rseqkit_index kind;
+	int nr_slots;
+	uint64_t capacity;
+};
+
+/* Returns 0, or -EINVAL (b NULL, kind unknown, capacity 0 or > 2^32),
+ * -ENOMEM. */
+RSEQKIT_API int rseqkit_ptrbuf_init(struct rseqkit_ptrbuf *b, enum rseqkit_index kind,
+				    size_t capacity);
+/* b may be NULL; the pointers left in it are not touched. */
+RSEQKIT_API void rseqkit_ptrbuf_destroy(struct rseqkit_ptrbuf *b);
+/*
+ * rseqkit_ptrbuf_drain() - move up to max pointers (the most recent first)
+ * of index idx into out, from any CPU, while other threads use the buffer.
+ * Returns the number moved (>= 0), or -EINVAL (idx out of range, out NULL
+ * with max > 0), or the error of rseqkit_membarrier_fence() (nothing moved).
+ */
+RSEQKIT_API long rseqkit_ptrbuf_drain(struct rseqkit_ptrbuf *b, int idx, void **out,
+				      size_t max);
+
+/* Push p on the calling CPU's buffer: 0, or -ENOSPC when it is full. */
+static inline int rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
+{
+	enum rseqkit_index kind = b->kind;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		struct rseqkit_ptrbuf_slot *s = &b->slots[idx];
+		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+
+		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
+			rseqkit_arch_cpu_relax();
+			continue;
+		}
+		if (count >= b->capacity)
+			return -ENOSPC;
+		if (__builtin_expect(rseqkit_load_cbne_store_store_release_u64(kind, idx,
+				&s->count, count, &s->array[count], (uint64_t)(uintptr_t)p,
+				count + 1) == 0, 1))
+			return 0;
+	}
+}
+
+/* Pop the calling CPU's most recent pointer; NULL when empty. */
+static inline void *rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
+{
+	enum rseqkit_index kind = b->kind;
+
+	for (;;) {
+		int idx = rseqkit_percpu_index(kind);
+		struct rseqkit_ptrbuf_slot *s = &b->slots[idx];
+		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED), p;
+
+		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
+			rseqkit_arch_cpu_relax();
+			continue;
+		}
+		if (!count)
+			return NULL;
+		p = __atomic_load_n(&s->array[count - 1], __ATOMIC_RELAXED);
+		if (__builtin_expect(rseqkit_load_cbne_load_cbne_store_u64(kind, idx, &s->count,
+				count, &s->array[count - 1], p, count - 1) == 0, 1))
+			return (void *)(uintptr_t)p;
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQKIT_PTRBUF_H */

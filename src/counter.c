@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+/* rseqkit/counter.h: per-CPU counter. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rseqkit/counter.h>
+#include "internal.h"
+#include "percpu-internal.h"
+
+int rseqkit_counter_init(struct rseqkit_counter *c, enum rseqkit_index kind)
+{
+	if (!c || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID))
+		return -EINVAL;
+	c->nr_slots = rseqkit_percpu_nr_slots();
+	c->kind = kind;
+	c->origin = 0;
+	c->slots = rseqkit__slots_alloc((size_t)c->nr_slots, sizeof(*c->slots));
+	return c->slots ? 0 : -ENOMEM;
+}
+
+void rseqkit_counter_destroy(struct rseqkit_counter *c)
+{
+	if (!c)
+		return;
+	free(c->slots);
+	c->slots = NULL;
+}
+
+static uint64_t sum(const struct rseqkit_counter *c)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < c->nr_slots; i++)
+		s += __atomic_load_n(&c->slots[i].v, __ATOMIC_RELAXED);
+	return s;
+}
+
+int64_t rseqkit_counter_read(const struct rseqkit_counter *c)
+{
+	return (int64_t)(sum(c) - __atomic_load_n(&c->origin, __ATOMIC_RELAXED));
+}
+
+void rseqkit_counter_reset(struct rseqkit_counter *c)
+{
+	__atomic_store_n(&c->origin, sum(c), __ATOMIC_RELAXED);
+}

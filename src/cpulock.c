@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+/* rseqkit/cpulock.h: per-CPU spinlock. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rseqkit/cpulock.h>
+#include "internal.h"
+#include "percpu-internal.h"
+
+int rseqkit_cpulock_init(struct rseqkit_cpulock *l, enum rseqkit_index kind)
+{
+	if (!l || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID))
+		return -EINVAL;
+	l->nr_slots = rseqkit_percpu_nr_slots();
+	l->kind = kind;
+	l->slots = rseqkit__slots_alloc((size_t)l->nr_slots, sizeof(*l->slots));
+	return l->slots ? 0 : -ENOMEM;
+}
+
+void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l)
+{
+	if (!l)
+		return;
+	free(l->slots);
+	l->slots = NULL;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/* rseqkit/freelist.h: per-CPU LIFO free list and its drain protocol. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <rseqkit/freelist.h>
+#include <rseqkit/membarrier.h>
+#include "internal.h"
+#include "percpu-internal.h"
+
+struct rseqkit_freelist_node rseqkit__freelist_stopped = { &rseqkit__freelist_stopped };
+
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int rseqkit_freelist_init(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+{
+	if (!fl || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID))
+		return -EINVAL;
+	fl->nr_slots = rseqkit_percpu_nr_slots();
+	fl->kind = kind;
+	fl->slots = rseqkit__slots_alloc((size_t)fl->nr_slots, sizeof(*fl->slots));
+	return fl->slots ? 0 : -ENOMEM;
+}
+
+void rseqkit_freelist_destroy(struct rseqkit_freelist *fl)
+{
+	if (!fl)
+		return;
+	free(fl->slots);
+	fl->slots = NULL;
+}
+
+int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
+			   struct rseqkit_freelist_node **out)
+{
+	struct rseqkit_freelist_slot *s;
+	int fence_cpu, ret = 0;
+	intptr_t head;
+
+	if (!fl || !out || idx < 0 || idx >= fl->nr_slots)
+		return -EINVAL;
+	s = &fl->slots[idx];
+	fence_cpu = fl->kind == RSEQKIT_INDEX_CPU_ID ? idx : -1;
+	pthread_mutex_lock(&drain_lock);
+	for (;;) {
+		/* (1) stop: the head becomes the sentinel. */
+		head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+		if (!__atomic_compare_exchange_n(&s->head, &head, RSEQKIT__FL_STOPPED, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			continue;
+		/* (2) fence: sections in flight there abort. */
+		ret = rseqkit_membarrier_fence(fence_cpu);
+		if (ret) {
+			/* Undo if nothing committed over the sentinel. */
+			intptr_t stopped = RSEQKIT__FL_STOPPED;
+
+			__atomic_compare_exchange_n(&s->head, &stopped, head, false,
+						    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+			head = 0;
+			break;
+		}
+		/* (3) still stopped: nothing committed since (1); head is ours. */
+		if (__atomic_load_n(&s->head, __ATOMIC_SEQ_CST) == RSEQKIT__FL_STOPPED)
+			break;
+	}
+	/*
+	 * (4) publish the empty list. A pop that loaded the sentinel commits
+	 * the sentinel again (its next is itself), so a plain store could be
+	 * overwritten: swap, fence, and repeat until the sentinel stays gone.
+	 */
+	while (!ret) {
+		intptr_t stopped = RSEQKIT__FL_STOPPED;
+
+		if (__atomic_compare_exchange_n(&s->head, &stopped, 0, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
+		    rseqkit_membarrier_fence(fence_cpu))
+			rseqkit_arch_cpu_relax();	/* cannot fail after (2) did */
+		if (__atomic_load_n(&s->head, __ATOMIC_SEQ_CST) != RSEQKIT__FL_STOPPED)
+			break;
+	}
+	pthread_mutex_unlock(&drain_lock);
+	*out = (struct rseqkit_freelist_node *)head;
+	return ret;
+}
