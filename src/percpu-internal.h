@@ -13,4 +13,12 @@ void rseqkit__fb_fence(int idx);
  * cache line); NULL on failure. Free with free(). */
 void *rseqkit__slots_alloc(size_t n, size_t sz);
 
+/* Drain protocol on a count word whose bit 63 means "stopped" (ptrbuf,
+ * membuf): steps 1-3 of rseqkit/percpu.h. Returns 0 with *count the stable
+ * count (the word left stopped), or the fence error (word restored). */
+int rseqkit__stop_count(uint64_t *word, int fence_cpu, uint64_t *count);
+/* Serializes drains. */
+void rseqkit__drain_lock(void);
+void rseqkit__drain_unlock(void);
+
 #endif /* RSEQKIT_PERCPU_INTERNAL_H */

@@ -11,6 +11,7 @@
  * once per process, fast paths and fallbacks never run on the same data.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <rseqkit/percpu.h>
 #include <rseqkit/percpu-pseudocode.h>
 #include "internal.h"
+#include <rseqkit/membarrier.h>
 #include "percpu-internal.h"
 
 int rseqkit_inject_loops[RSEQKIT_INJECT_POINTS];
@@ -287,4 +289,47 @@ int rseqkit_prepare_unload(void)
 	rseqkit_init();
 	__atomic_store_n(&rs->rseq_cs, 0, __ATOMIC_RELAXED);
 	return (int32_t)RSEQKIT_READ_ONCE_U32(rs->cpu_id) >= 0 ? 0 : -ENOENT;
+}
+
+/* --- the drain protocol of count words (ptrbuf, membuf) ------------------- */
+
+static pthread_mutex_t drain_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void rseqkit__drain_lock(void)
+{
+	pthread_mutex_lock(&drain_mutex);
+}
+
+void rseqkit__drain_unlock(void)
+{
+	pthread_mutex_unlock(&drain_mutex);
+}
+
+/*
+ * Stop the count word of a slot (percpu.h protocol steps 1-3). Returns 0
+ * with *count the stable count, or the fence error (the word restored).
+ * Called between rseqkit__drain_lock() and rseqkit__drain_unlock().
+ */
+int rseqkit__stop_count(uint64_t *word, int fence_cpu, uint64_t *count)
+{
+	for (;;) {
+		uint64_t c = __atomic_load_n(word, __ATOMIC_RELAXED);
+		int ret;
+
+		if (!__atomic_compare_exchange_n(word, &c, c | (1ULL << 63), false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			continue;
+		ret = rseqkit_membarrier_fence(fence_cpu);
+		if (ret) {
+			uint64_t s = c | (1ULL << 63);
+
+			__atomic_compare_exchange_n(word, &s, c, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_RELAXED);
+			return ret;
+		}
+		if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == (c | (1ULL << 63))) {
+			*count = c;
+			return 0;
+		}
+	}
 }
