@@ -4,6 +4,7 @@
  *
  *   abi.h         the RSEQ uAPI mirror (spec R1, R2)
  *   diag.h        the diagnostic hook
+ *   kstats.h      the kernel's RSEQ counters (debugfs rseq/stats)
  *   thread.h      ownership, mode, registration, cpu/node/mm_cid reads
  *   percpu.h      per-CPU operations (restartable sequences) + fallbacks
  *   membarrier.h  membarrier RSEQ fences for cross-CPU work
@@ -17,6 +18,7 @@
 
 #include <rseqkit/abi.h>
 #include <rseqkit/diag.h>
+#include <rseqkit/kstats.h>
 #include <rseqkit/thread.h>
 #include <rseqkit/percpu.h>
 #include <rseqkit/membarrier.h>

@@ -45,36 +45,14 @@ void kfeat_diag(const struct kfeat *k)
 
 int kfeat_read_stats(struct kfeat_stats *s)
 {
-	static const struct { const char *name; size_t off; } fields[] = {
-#define F(x) { #x, offsetof(struct kfeat_stats, x) }
-		F(exits), F(ids), F(cs), F(fixups), F(granted), F(expired),
-		F(revoked), F(yielded), F(aborted),
-#undef F
-	};
-	char name[32];
-	unsigned long long v;
-	FILE *f = fopen(KFEAT_DEBUGFS "/stats", "r");
-
-	memset(s, 0, sizeof(*s));
-	if (!f)
-		return -errno;
-	while (fscanf(f, " %31[^:]: %llu", name, &v) == 2) {
-		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-			if (!strcmp(name, fields[i].name))
-				*(uint64_t *)((char *)s + fields[i].off) = v;
-	}
-	fclose(f);
-	return 0;
+	return rseqkit_kstats_read(s);
 }
 
 struct kfeat_stats kfeat_stats_delta(const struct kfeat_stats *a,
 				     const struct kfeat_stats *b)
 {
 	struct kfeat_stats d;
-	const uint64_t *pa = (const uint64_t *)a, *pb = (const uint64_t *)b;
-	uint64_t *pd = (uint64_t *)&d;
 
-	for (size_t i = 0; i < sizeof(d) / sizeof(uint64_t); i++)
-		pd[i] = pb[i] - pa[i];
+	rseqkit_kstats_delta(&d, a, b);
 	return d;
 }

@@ -23,11 +23,10 @@ void kfeat_probe(struct kfeat *k);
 /* Print the probed facts as TAP comments. */
 void kfeat_diag(const struct kfeat *k);
 
-/* R4.6 counters; missing ones read as 0. */
-struct kfeat_stats {
-	uint64_t exits, ids, cs, fixups;
-	uint64_t granted, expired, revoked, yielded, aborted;
-};
+/* R4.6 counters; missing ones read as 0 (the library's reader: it opens a
+ * debugfs file and registers nothing, so conformance tests may use it). */
+#include <rseqkit/kstats.h>
+#define kfeat_stats rseqkit_kstats
 /* 0, or -errno when debugfs rseq/stats cannot be read. */
 int kfeat_read_stats(struct kfeat_stats *s);
 /* b - a, field by field. */
