@@ -43,15 +43,16 @@ is_static() {
 		LC_ALL=C readelf -hW "$1" >/dev/null 2>&1
 }
 
-# boot_stats LOG: "boot-to-init X s (guest), tests Y s" from the init markers.
+# boot_stats LOG: "boot-to-init X s (host clock; Y s guest), programs Z s".
 boot_stats() {
-	awk '
+	awk -v host="$(cat "$1.boot" 2>/dev/null)" '
 		/^# rseqkit-init: start / { for (i = 1; i <= NF; i++) if ($i ~ /^uptime=/) s = substr($i, 8) }
 		/^# rseqkit-init: end /   { for (i = 1; i <= NF; i++) if ($i ~ /^uptime=/) e = substr($i, 8) }
 		END {
 			if (s == "") { print "init never started"; exit }
-			printf "boot-to-init %.1f s (guest clock)", s
-			if (e != "") printf ", programs %.1f s", e - s
+			if (host != "") printf "boot-to-init %s s (host clock; kernel %.1f s)", host, s
+			else printf "boot-to-init %.1f s (guest clock)", s
+			if (e != "") printf ", programs %.1f s (guest clock)", e - s
 			printf "\n"
 		}' "$1"
 }
