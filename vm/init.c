@@ -5,7 +5,8 @@
  * Mounts proc, sysfs, debugfs, devtmpfs and a tmpfs on /tmp, then runs every
  * line of /rseqkit/tests.list ("<path relative to /rseqkit> [args...]") with
  * stdout/stderr on the console, cwd /tmp, in its own process group and under a
- * per-test timeout, framing each run with markers the host parses:
+ * per-test timeout (after each program every process but init is killed),
+ * framing each run with markers the host parses:
  *
  *   # rseqkit-run: BEGIN <path> <args>
  *   <the program's output, raw>
@@ -134,12 +135,6 @@ static int split(char *s, char **argv)
 	return argc;
 }
 
-static void reap_orphans(void)
-{
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-}
-
 static void run_one(char *line)
 {
 	char *argv[MAX_ARGS + 1], shown[1024], path[512];
@@ -202,9 +197,12 @@ static void run_one(char *line)
 		left.tv_nsec = 100 * 1000 * 1000;
 		sigtimedwait(&chld, NULL, &left);
 	}
-	/* Whatever the program left behind in its group goes too. */
-	kill(-pid, SIGKILL);
-	reap_orphans();
+	/* Whatever the program left behind goes too, even outside its process
+	 * group (setsid, daemons): from PID 1, kill(-1) reaches every process
+	 * but init itself, so each program starts on an empty machine. */
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
 
 	/* A program's output may end without a newline: keep END on its own line. */
 	msg("\n");
