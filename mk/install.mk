@@ -23,6 +23,8 @@ MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL ?= install
 LDCONFIG ?= ldconfig
+# Without DESTDIR, as root: refresh the loader cache and man -k's database.
+MANDB ?= mandb
 
 # librseqkit.so.0.1.0 for VERSION 0.1.0 and SOVERSION 0 (the SONAME is
 # librseqkit.so.$(SOVERSION), set by the top Makefile).
@@ -80,8 +82,9 @@ install: lib tools $(O)/librseqkit.pc
 	for m in $(MAN_PAGES:doc/man/%=%); do \
 		$(INSTALL) -D -m 644 doc/man/$$m '$(DESTDIR)$(MANDIR)'/$$m; \
 	done; \
-	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null; then \
-		$(LDCONFIG); \
+	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ]; then \
+		! command -v $(LDCONFIG) >/dev/null || $(LDCONFIG); \
+		! command -v $(MANDB) >/dev/null || $(MANDB) -q 2>/dev/null || true; \
 	fi; \
 	echo "installed rseqkit $(VERSION) into $(DESTDIR)$(PREFIX):"; \
 	echo "  $(words $(INSTALL_HEADERS)) headers in $(DESTDIR)$(INCLUDEDIR)/rseqkit"; \
@@ -99,8 +102,9 @@ uninstall:
 		'$(DESTDIR)$(LIBDIR)/librseqkit.so' '$(DESTDIR)$(LIBDIR)/librseqkit.a' \
 		'$(DESTDIR)$(PKGCONFIGDIR)/librseqkit.pc' '$(DESTDIR)$(BINDIR)/rseqkit'; \
 	for m in $(MAN_PAGES:doc/man/%=%); do rm -f '$(DESTDIR)$(MANDIR)'/$$m; done; \
-	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null; then \
-		$(LDCONFIG); \
+	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ]; then \
+		! command -v $(LDCONFIG) >/dev/null || $(LDCONFIG); \
+		! command -v $(MANDB) >/dev/null || $(MANDB) -q 2>/dev/null || true; \
 	fi; \
 	echo "uninstalled rseqkit from $(DESTDIR)$(PREFIX)"
 
