@@ -65,7 +65,7 @@ static void run_mode(const struct kfeat *k, enum ct_mode m)
 	 * R4.3, so it is only compared). */
 	if (m == CT_LEGACY)
 		a->cpu_id = (uint32_t)-5;
-	usleep(1000);
+	ct_sleep_switch(1000);
 	if (ct_getcpu(&cpu, &node) == 0)
 		tap_ok(a->cpu_id == cpu && a->cpu_id_start == cpu,
 		       "R3.3 %s: registration intact after failed attempts (cpu_id %d, cpu %u)",

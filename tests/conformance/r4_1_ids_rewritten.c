@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	n = 100, good = 0;
 	for (int i = 0; i < n; i++) {
 		scribble(a.rs, (uint32_t)i);
-		usleep(100);
+		ct_sleep_switch(100);
 		good += ids_ok(a.rs, cpu, node);
 	}
 	tap_ok(good == n,

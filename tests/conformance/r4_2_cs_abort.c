@@ -223,7 +223,7 @@ static void sleep_eval(enum ct_mode m)
 	}
 	for (int i = 0; i < n; i++) {
 		a.rs->rseq_cs = (uint64_t)(uintptr_t)&desc;
-		usleep(100);
+		ct_sleep_switch(100);
 		cleared += a.rs->rseq_cs == 0;
 	}
 	a.rs->rseq_cs = 0;

@@ -48,7 +48,7 @@ static void *legacy_fn(void *arg)
 	}
 	for (int i = 0; i < N; i++) {
 		a.rs->cpu_id_start = 0xdead0000u + (uint32_t)i;
-		usleep(200);
+		ct_sleep_switch(200);
 		j->good += a.rs->cpu_id_start == cpu && a.rs->cpu_id == cpu;
 		j->n++;
 	}

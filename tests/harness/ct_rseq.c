@@ -180,6 +180,21 @@ bool ct_wait_flag(const volatile int *flag, unsigned int timeout_ms)
 	return true;
 }
 
+int ct_sleep_switch(unsigned int us)
+{
+	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000L };
+	uint64_t v0, v1, i0, i1;
+
+	for (int n = 1; n <= 20; n++) {
+		ct_thread_switches(&v0, &i0);
+		nanosleep(&ts, NULL);
+		ct_thread_switches(&v1, &i1);
+		if (v1 != v0 || i1 != i0)
+			return n;
+	}
+	return 0;
+}
+
 int ct_membarrier_rseq(void)
 {
 	static int registered;

@@ -79,6 +79,12 @@ int ct_membarrier_rseq(void);
 int ct_thread_cputimer(int sig, unsigned int ms);
 void ct_thread_cputimer_del(void);
 
+/* Sleep us microseconds, again until the thread really was switched out
+ * (on a slow kernel the timer can expire before schedule() and nanosleep
+ * returns without a context switch). Returns the number of sleeps, 0 if no
+ * switch happened in 20 tries. */
+int ct_sleep_switch(unsigned int us);
+
 /* Voluntary and involuntary context switches of the calling thread. */
 void ct_thread_switches(uint64_t *vol, uint64_t *invol);
 
