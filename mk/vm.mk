@@ -24,7 +24,7 @@ VM_STATIC_DEP ?= static
 # Knobs passed to vm/check and vm/run-prog (empty = scenario / script default):
 # VM_TIMEOUT per-program seconds, VM_WALL QEMU wall seconds, VM_TESTS replaces
 # the scenario's test list ("GLOB [ARGS]" lines), VM_FILTER what the console
-# shows live (tests|all|none for vm-check, prog|tests|all for vm-run),
+# shows live (progress|tests|all|none for vm-check, prog|tests|all for vm-run),
 # TAP_SUMMARY the marker-stream judge.
 VM_TIMEOUT ?=
 VM_WALL ?=
