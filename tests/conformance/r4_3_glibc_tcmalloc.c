@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/*
+ * R3.2 / R4.1 / R4.3 legacy, with the registration glibc made itself: glibc
+ * <= 2.40 registers 32 bytes, so its threads are in legacy mode even on a V2
+ * kernel, and the TCMalloc pattern - storing into cpu_id_start and relying
+ * on the kernel to overwrite it after a context switch, migration or signal -
+ * must keep working without a kill. Checked on the main thread and on new
+ * threads (glibc registers each one). Skipped when glibc did not register
+ * (tunable set, old kernel) or registered more than 32 bytes (glibc >= 2.41).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ct_rseq.h"
+#include "tap.h"
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static volatile uint32_t seen_in_handler;
+
+static struct rseqkit_abi_rseq *glibc_area(void)
+{
+	return (struct rseqkit_abi_rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+}
+
+static void on_sig(int sig)
+{
+	(void)sig;
+	seen_in_handler = glibc_area()->cpu_id_start;
+}
+
+struct res {
+	int busy_err, sleep_ok, sig_ok, mig_ok, n;
+};
+
+/* The TCMalloc pattern on the calling thread's glibc area. */
+static void *pattern(void *arg)
+{
+	struct res *r = arg;
+	struct rseqkit_abi_rseq *a = glibc_area();
+	unsigned int cpu, node;
+
+	r->busy_err = ct_register(a, RSEQKIT_ORIG_SIZE, 0) ? errno : 0;
+	r->n = 20;
+	for (int i = 0; i < r->n; i++) {
+		a->cpu_id_start = 0xdead0000u + (uint32_t)i;
+		ct_sleep_switch(100);
+		ct_getcpu(&cpu, &node);
+		r->sleep_ok += a->cpu_id_start == cpu;
+
+		a->cpu_id_start = 0xdead0000u + (uint32_t)i;
+		raise(SIGUSR1);
+		ct_getcpu(&cpu, &node);
+		r->sig_ok += seen_in_handler == cpu;
+
+		if (ct_ncpus() < 2)
+			continue;
+		/* to a CPU other than the current one: a real migration */
+		tap_pin_cpu(ct_cpu(i));
+		a->cpu_id_start = 0xdead0000u + (uint32_t)i;
+		tap_pin_cpu(ct_cpu(i + 1));
+		ct_getcpu(&cpu, &node);
+		r->mig_ok += a->cpu_id_start == cpu && a->cpu_id == cpu;
+	}
+	return NULL;
+}
+
+static void report(const char *who, const struct res *r)
+{
+	tap_ok(r->busy_err == EBUSY,
+	       "R3.3 %s: glibc's area is registered with len 32 and RSEQ_SIG (re-registering -> EBUSY, got %s)",
+	       who, tap_errno_name(r->busy_err));
+	tap_ok(r->sleep_ok == r->n,
+	       "R4.1/R4.3 legacy %s: stored cpu_id_start overwritten after each sleep (%d/%d)", who,
+	       r->sleep_ok, r->n);
+	tap_ok(r->sig_ok == r->n,
+	       "R4.1/R4.3 legacy %s: stored cpu_id_start overwritten before each signal handler (%d/%d)",
+	       who, r->sig_ok, r->n);
+	if (ct_ncpus() < 2)
+		tap_skip("R4.1/R4.3 legacy %s: overwritten after migrations: needs 2 CPUs", who);
+	else
+		tap_ok(r->mig_ok == r->n,
+	       "R4.1/R4.3 legacy %s: stored cpu_id_start overwritten after each migration (%d/%d)", who,
+	       r->mig_ok, r->n);
+}
+
+int main(void)
+{
+	struct kfeat k;
+	struct res r1 = { 0 }, r2 = { 0 };
+	pthread_t th;
+
+	kfeat_probe(&k);
+	ct_ncpus();
+	kfeat_diag(&k);
+	if (!&__rseq_size || !&__rseq_offset)
+		tap_skip_all("R4.3: this libc does not export __rseq_size/__rseq_offset");
+	if (__rseq_size == 0)
+		tap_skip_all("R4.3: glibc did not register rseq (tunable glibc.pthread.rseq=0 or no kernel support)");
+	if (__rseq_size > RSEQKIT_ORIG_SIZE)
+		tap_skip_all("R4.3: glibc registered %u bytes (V2), not the legacy 32", __rseq_size);
+	tap_diag("glibc registration: __rseq_size %u, __rseq_offset %td", __rseq_size, __rseq_offset);
+	signal(SIGUSR1, on_sig);
+	pattern(&r1);
+	report("main thread", &r1);
+	pthread_create(&th, NULL, pattern, &r2);
+	pthread_join(th, NULL);
+	report("new thread", &r2);
+	tap_ok(true, "R4.3 legacy: the process was not killed");
+	return tap_done();
+}
