@@ -238,6 +238,53 @@ static void sleep_eval(enum ct_mode m)
 		       cleared, n);
 }
 
+/* R4.2 column difference for a signal delivered on return from a syscall
+ * (not in an interrupted context): legacy evaluates rseq_cs before every
+ * signal delivery; V2 only before delivery in an interrupted context. */
+static struct rseqkit_abi_rseq *volatile sig_area;
+static volatile uint64_t sig_seen_cs;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	sig_seen_cs = sig_area->rseq_cs;
+}
+
+static void signal_eval(enum ct_mode m)
+{
+	const char *mn = ct_mode_name(m), *why;
+	struct ct_area a;
+	int n = 50, cleared = 0;
+
+	if (!ct_mode_usable(&k, m, &why)) {
+		tap_skip("R4.2 %s: rseq_cs evaluation before a signal raised by a syscall: %s", mn, why);
+		return;
+	}
+	if (ct_area_register(&a, &k, m)) {
+		tap_ok(false, "R4.2 %s: registration for the signal case: %s", mn, tap_errno_name(errno));
+		return;
+	}
+	sig_area = a.rs;
+	signal(SIGUSR1, on_usr1);
+	for (int i = 0; i < n; i++) {
+		a.rs->rseq_cs = (uint64_t)(uintptr_t)&desc;
+		sig_seen_cs = ~0ULL;
+		raise(SIGUSR1);
+		cleared += sig_seen_cs == 0;
+	}
+	a.rs->rseq_cs = 0;
+	signal(SIGUSR1, SIG_DFL);
+	ct_area_unregister(&a);
+	if (m == CT_LEGACY)
+		tap_ok(cleared == n,
+		       "R4.2 legacy: rseq_cs (IP outside the section) evaluated and cleared before every signal delivery (%d/%d)",
+		       cleared, n);
+	else
+		tap_ok(cleared <= n / 2,
+		       "R4.2 V2: rseq_cs not evaluated for a signal delivered on syscall return (cleared before %d/%d handlers, expect few)",
+		       cleared, n);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -260,6 +307,7 @@ int main(int argc, char **argv)
 		for (int ev = EV_PREEMPT; ev <= EV_KILL_SIGNAL; ev++)
 			run((enum ct_mode)m, (enum event)ev);
 		sleep_eval((enum ct_mode)m);
+		signal_eval((enum ct_mode)m);
 	}
 	return tap_done();
 }
