@@ -152,6 +152,19 @@ man_examples() {
 	[ -z "$bad" ] || { echo "man3 EXAMPLES that do not compile:$bad"; return 1; }
 }
 
+# Every option a subcommand's --help names appears in rseqkit.1 (as \-\-opt).
+man1_options() {
+	local bin=$1 c o missing=""
+	for c in $(sed -n 's/^[[:space:]]*{[[:space:]]*"\([a-z0-9-]*\)",.*/\1/p' tools/rseqkit/main.c); do
+		for o in $("$bin" "$c" --help 2>/dev/null | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+			[ "$o" = --help ] && continue
+			grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" doc/man/man1/rseqkit.1 ||
+				missing="$missing $c:$o"
+		done
+	done
+	[ -z "$missing" ] || { echo "options missing from rseqkit.1:$missing"; return 1; }
+}
+
 run_man() {
 	local p pages
 	pages=$(ls doc/man/man[1-8]/*.[1-8] 2>/dev/null)
@@ -166,6 +179,12 @@ run_man() {
 		check "man lint: $p (mandoc -W warning, groff -ww, man -l)" man_lint_one "$p"
 	done
 	check "man1: rseqkit.1 has a section per subcommand of tools/rseqkit/main.c" man1_sync
+	if [ -x "$O/bin/rseqkit" ]; then
+		check "man1: rseqkit.1 names every option of \`rseqkit COMMAND --help\`" \
+			man1_options "$O/bin/rseqkit"
+	else
+		skip "man1 options: $O/bin/rseqkit not built"
+	fi
 	check "man3: every page has an EXAMPLES program that compiles (gcc, clang)" man_examples
 	check "man3: every page names a declaration of include/rseqkit/" man_exist
 	check "man3: every static inline function of include/rseqkit/ has a page" man_inline_coverage
