@@ -175,6 +175,22 @@ static inline ptrdiff_t rseqkit__percpu_field(enum rseqkit_index kind)
 	return rseqkit_rseq_offset + RSEQKIT_OFF_CPU_ID;
 }
 
+#ifdef __cplusplus
+}
+#endif
+
+/* The critical sections of the target architecture, and
+ * rseqkit__area_load_u32() (a field of the calling thread's area). */
+#if defined(__x86_64__)
+# include <rseqkit/arch/x86_64-percpu.h>
+#elif defined(__aarch64__)
+# include <rseqkit/arch/aarch64-percpu.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * rseqkit_percpu_index() - the index the next operation of kind should use:
  * one load (cpu_id_start for RSEQKIT_INDEX_CPU_ID; cpu_id then mm_cid for
@@ -182,25 +198,18 @@ static inline ptrdiff_t rseqkit__percpu_field(enum rseqkit_index kind)
  */
 static inline int rseqkit_percpu_index(enum rseqkit_index kind)
 {
-	const struct rseqkit_abi_rseq *rs = rseqkit_thread_area();
+	ptrdiff_t off = rseqkit_rseq_offset;
 
 	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID)) {
-		if (__builtin_expect((int32_t)RSEQKIT_READ_ONCE_U32(rs->cpu_id) < 0, 0))
+		if (__builtin_expect((int32_t)rseqkit__area_load_u32(off + RSEQKIT_OFF_CPU_ID) < 0, 0))
 			return rseqkit__percpu_index_slow(kind);
-		return (int)RSEQKIT_READ_ONCE_U32(rs->mm_cid);
+		return (int)rseqkit__area_load_u32(off + RSEQKIT_OFF_MM_CID);
 	}
-	return (int)RSEQKIT_READ_ONCE_U32(rs->cpu_id_start);
+	return (int)rseqkit__area_load_u32(off + RSEQKIT_OFF_CPU_ID_START);
 }
 
 #ifdef __cplusplus
 }
-#endif
-
-/* The critical sections of the target architecture. */
-#if defined(__x86_64__)
-# include <rseqkit/arch/x86_64-percpu.h>
-#elif defined(__aarch64__)
-# include <rseqkit/arch/aarch64-percpu.h>
 #endif
 
 #endif /* RSEQKIT_PERCPU_H */

@@ -55,7 +55,7 @@ static long case_ms;		/* and at least this long */
 static enum inj inj;
 static enum rseqkit_index kind;
 static const char *kn;
-static volatile int stop_aux;
+static volatile int stop_aux, stop_signals;
 
 static __thread unsigned long tl_ops, tl_aborts, tl_handled;
 static unsigned long total_aborts, total_handled;
@@ -217,7 +217,7 @@ static void *signaller(void *arg)
 {
 	long *sent = arg;
 
-	while (!stop_aux) {
+	while (!stop_signals) {
 		for (int i = 0; i < nthreads; i++)
 			if (!pthread_kill(workers[i], SIGUSR1))
 				(*sent)++;
@@ -344,6 +344,7 @@ static void run_case(enum rseqkit_index k, enum inj j)
 		rseqkit_inject_loops[i] = (j == INJ_SPIN || j == INJ_SIGNAL || j == INJ_ALL) ?
 					  20 * i : 0;
 	stop_aux = 0;
+	stop_signals = 0;
 	stop_workers = 0;
 	t0 = tap_now_ns();
 	for (long i = 0; i < nthreads; i++)
@@ -352,13 +353,16 @@ static void run_case(enum rseqkit_index k, enum inj j)
 	if (j == INJ_SIGNAL || j == INJ_ALL)
 		pthread_create(&s, NULL, signaller, &sent);
 	usleep((unsigned int)case_ms * 1000);
+	/* The signaller stops first: pthread_kill() on a joined thread is
+	 * undefined. */
+	stop_signals = 1;
+	if (j == INJ_SIGNAL || j == INJ_ALL)
+		pthread_join(s, NULL);
 	stop_workers = 1;
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(workers[i], NULL);
 	stop_aux = 1;
 	pthread_join(d, NULL);
-	if (j == INJ_SIGNAL || j == INJ_ALL)
-		pthread_join(s, NULL);
 	for (int i = 1; i <= 3; i++)
 		rseqkit_inject_loops[i] = 0;
 	check(drains, sent, (tap_now_ns() - t0) / 1000000);

@@ -36,6 +36,13 @@ extern "C" {
 
 #define RSEQKIT_ARCH_HAS_PERCPU	0
 
+/* A 32-bit field of the calling thread's area, off bytes from the thread
+ * pointer (volatile: the kernel changes it). */
+static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
+{
+	return *(const volatile uint32_t *)((char *)rseqkit_arch_thread_pointer() + off);
+}
+
 #define RSEQKIT__A64_OPS(sfx, T)						\
 static inline int rseqkit_load_cbne_store_##sfx(enum rseqkit_index kind, int idx,	\
 		T *v, T expect, T newv)						\

@@ -71,6 +71,16 @@ RSEQKIT_STATIC_ASSERT(sizeof(void *) == 8 && sizeof(intptr_t) == 8 && sizeof(lon
 RSEQKIT_STATIC_ASSERT(sizeof(int) == 4 && sizeof(rseqkit_inject_loops[0]) == 4,
 		      "injection loop counters are .long");
 
+/* A 32-bit field of the calling thread's area, off bytes from the thread
+ * pointer: one %fs-relative load. Volatile: the kernel changes it. */
+static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
+{
+	uint32_t v;
+
+	__asm__ __volatile__ ("movl %%fs:(%1), %0" : "=r" (v) : "r" (off));
+	return v;
+}
+
 #define RSEQKIT__STR_(x)	#x
 #define RSEQKIT__STR(x)		RSEQKIT__STR_(x)
 
@@ -321,17 +331,46 @@ rseqkit_load_cbne_memcpy_store_release_##sfx(enum rseqkit_index kind, int idx,	\
 RSEQKIT__X86_OPS(u32, uint32_t, "l", "ir")
 RSEQKIT__X86_OPS(u64, uint64_t, "q", "er")
 
+/*
+ * asm goto with output operands (gcc >= 11, clang >= 11) lets the list pop
+ * hand the popped pointer back in a register instead of through memory,
+ * which takes a store-to-load forwarding off the pop-then-use path.
+ */
+#if (defined(__clang__) && __clang_major__ >= 11) || \
+    (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+# define RSEQKIT__ASM_GOTO_OUTPUT 1
+#else
+# define RSEQKIT__ASM_GOTO_OUTPUT 0
+#endif
+
 /* List pop (pointer width): see rseqkit_ref_load_cbeq_store_add_load_store_ptr. */
 static inline __attribute__((always_inline)) int
 rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind, int idx, intptr_t *v,
 					   intptr_t expectnot, long voffp, intptr_t *load)
 {
+#if RSEQKIT__ASM_GOTO_OUTPUT
+	intptr_t head;
+#endif
+
 	RSEQKIT_INJECT_C(0);
 	__asm__ __volatile__ goto (
 		RSEQKIT__CS_TABLE
 		RSEQKIT__CS_EXIT("%l[eq]")
 		RSEQKIT__CS_START
 		RSEQKIT__INJ(1)
+#if RSEQKIT__ASM_GOTO_OUTPUT
+		"movq %[v], %[head]\n\t"
+		"cmpq %[head], %[expectnot]\n\t"
+		"je %l[eq]\n\t"
+		RSEQKIT__INJ(2)
+		"movq (%[head],%[voffp]), %%rax\n\t"
+		RSEQKIT__INJ(3)
+		"movq %%rax, %[v]\n\t"
+		RSEQKIT__CS_END
+		: [head] "=&r" (head)
+		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
+		  [voffp] "r" (voffp) RSEQKIT__INJ_IN
+#else
 		"movq %[v], %%rax\n\t"
 		"cmpq %%rax, %[expectnot]\n\t"
 		"je %l[eq]\n\t"
@@ -345,8 +384,12 @@ rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind, int idx, int
 		: /* no outputs */
 		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
 		  [voffp] "er" (voffp), [load] "m" (*load) RSEQKIT__INJ_IN
+#endif
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB
 		: aborted, eq);
+#if RSEQKIT__ASM_GOTO_OUTPUT
+	*load = head;
+#endif
 	return 0;
 eq:
 	return 1;
