@@ -36,7 +36,9 @@ TOOL_SRCS := $(sort $(wildcard tools/rseqkit/*.c))
 HARNESS_SRCS := $(sort $(wildcard tests/harness/*.c))
 TEST_TIERS := unit conformance stress
 TEST_SRCS := $(sort $(foreach t,$(TEST_TIERS),$(wildcard tests/$(t)/*.c)))
-BENCH_SRCS := $(sort $(wildcard bench/*.c))
+# Benchmarks are bench/b<N>_<name>.c; other bench/*.c are their shared harness.
+BENCH_SRCS := $(sort $(wildcard bench/b[0-9]*.c))
+BENCH_LIB_SRCS := $(filter-out $(BENCH_SRCS),$(sort $(wildcard bench/*.c)))
 HEADERS := $(sort $(wildcard include/rseqkit/*.h include/rseqkit/arch/*.h))
 PUBLIC_HEADERS := $(sort $(wildcard include/rseqkit/*.h))
 
@@ -71,7 +73,7 @@ deps:
 # $(call VARIANT,prefix,cflags,ldflags): objects, libraries and programs of one
 # build variant (host: $(O), static: $(O)/static).
 define VARIANT
-$(1)/obj/%.o: %.c $(HEADERS) $(wildcard tests/harness/*.h) Makefile
+$(1)/obj/%.o: %.c $(HEADERS) $(wildcard tests/harness/*.h bench/*.h) Makefile
 	@mkdir -p $$(@D)
 	$$(CC) $(2) -fPIC -fvisibility=hidden $$(CFLAGS) -c -o $$@ $$<
 
@@ -91,9 +93,14 @@ $(1)/tests/%: $(1)/obj/tests/%.o $(1)/lib/libtap.a $(1)/lib/librseqkit.a
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libtap.a $(1)/lib/librseqkit.a $(3) -lm
 
-$(1)/bench/%: $(1)/obj/bench/%.o $(1)/lib/libtap.a $(1)/lib/librseqkit.a
+$(1)/lib/libbench.a: $(BENCH_LIB_SRCS:%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libtap.a $(1)/lib/librseqkit.a $(3) -lm
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+
+$(1)/bench/%: $(1)/obj/bench/%.o $(1)/lib/libbench.a $(1)/lib/libtap.a $(1)/lib/librseqkit.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libbench.a $(1)/lib/libtap.a $(1)/lib/librseqkit.a \
+		$(3) -lm
 endef
 
 $(eval $(call VARIANT,$(O),$(HOST_CFLAGS),$(HOST_LDFLAGS)))
