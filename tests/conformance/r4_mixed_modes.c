@@ -28,10 +28,15 @@ struct job {
 	int reg_err, good, n, cs_ret;
 };
 
-static void on_sig(int sig)
+static void on_sig(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
-	tstop = 1;
+	(void)si;
+	/* outside the section (e.g. on a syscall return): try again */
+	if (ct_cs_where(uc) == CT_CS_OUTSIDE)
+		ct_thread_cputimer_rearm(5);
+	else
+		tstop = 1;
 }
 
 static void *legacy_fn(void *arg)
@@ -93,6 +98,7 @@ int main(int argc, char **argv)
 {
 	struct job l = { .m = CT_LEGACY }, v = { .m = CT_V2 };
 	pthread_t tl, tv;
+	struct sigaction sa;
 
 	(void)argc;
 	tap_reexec_without_glibc_rseq(argv);
@@ -106,7 +112,10 @@ int main(int argc, char **argv)
 			     k.feature_size);
 	if (!CT_HAVE_CS)
 		tap_skip_all("R4: no critical section asm for this architecture");
-	signal(SIGUSR2, on_sig);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sig;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGUSR2, &sa, NULL);
 	ct_cs_desc_init(&desc);
 	ipm = ct_cs_iters_per_ms();
 	pthread_create(&tl, NULL, legacy_fn, &l);

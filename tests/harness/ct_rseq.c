@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 const char *ct_mode_name(enum ct_mode m)
@@ -235,6 +236,18 @@ int ct_thread_cputimer(int sig, unsigned int ms)
 	return 0;
 }
 
+int ct_thread_cputimer_rearm(unsigned int ms)
+{
+	struct itimerspec its;
+
+	if (!ct_timer_armed)
+		return -EINVAL;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	return timer_settime(ct_timer, 0, &its, NULL) ? -errno : 0;
+}
+
 void ct_thread_cputimer_del(void)
 {
 	if (ct_timer_armed)
@@ -319,6 +332,28 @@ int ct_cs_run(struct rseqkit_abi_rseq *rs, const struct rseqkit_abi_cs *desc,
 const char ct_cs_start[1], ct_cs_end[1], ct_cs_abort[1], ct_cs_abort_badsig[1],
 	ct_cs_abort_pre[1];
 #endif
+
+enum ct_cs_where ct_cs_where(const void *ucontext)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = ucontext;
+	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+
+	if (ip == (uintptr_t)ct_cs_abort || ip == (uintptr_t)ct_cs_abort_pre ||
+	    ip == (uintptr_t)ct_cs_abort_badsig)
+		return CT_CS_AT_ABORT;
+	if (ip - (uintptr_t)ct_cs_start < (uintptr_t)(ct_cs_end - ct_cs_start))
+		return CT_CS_INSIDE;
+#else
+	(void)ucontext;
+#endif
+	return CT_CS_OUTSIDE;
+}
+
+const char *ct_cs_where_str(enum ct_cs_where w)
+{
+	return w == CT_CS_AT_ABORT ? "abort_ip" : w == CT_CS_INSIDE ? "inside the section" : "outside";
+}
 
 void ct_cs_desc_init(struct rseqkit_abi_cs *d)
 {

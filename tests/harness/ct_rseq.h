@@ -78,6 +78,8 @@ int ct_membarrier_rseq(void);
  * ct_thread_cputimer_del(). */
 int ct_thread_cputimer(int sig, unsigned int ms);
 void ct_thread_cputimer_del(void);
+/* Re-arm the calling thread's timer (async-signal-safe). */
+int ct_thread_cputimer_rearm(unsigned int ms);
 
 /* Sleep us microseconds, again until the thread really was switched out
  * (on a slow kernel the timer can expire before schedule() and nanosleep
@@ -111,6 +113,15 @@ extern const char ct_cs_start[], ct_cs_end[], ct_cs_abort[], ct_cs_abort_badsig[
  * descriptor whose range extends past TASK_SIZE without covering abort_ip. */
 extern const char ct_cs_abort_pre[];
 #define CT_BAD_SIG (RSEQKIT_SIG + 1)
+
+/* Where a signal handler's interrupted context (its ucontext argument) was
+ * relative to ct_cs_run(): at one of the abort handlers (the kernel
+ * aborted), inside [ct_cs_start, ct_cs_end) (no abort), or elsewhere (the
+ * signal came before the section was entered or after it was left, e.g. on
+ * a syscall return: inconclusive). */
+enum ct_cs_where { CT_CS_OUTSIDE, CT_CS_INSIDE, CT_CS_AT_ABORT };
+enum ct_cs_where ct_cs_where(const void *ucontext);
+const char *ct_cs_where_str(enum ct_cs_where w);
 
 /* A valid descriptor for ct_cs_run(). */
 void ct_cs_desc_init(struct rseqkit_abi_cs *d);
