@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT
+/*
+ * B3: time slice extensions against lock-holder preemption. More runnable
+ * threads than CPUs (two workers per CPU plus one, round-robin pinned) take
+ * a shared lock (rseqkit_spinlock, rseqkit_mutex) around a short critical
+ * section, while a noise thread per CPU wakes every 50 us. Each case runs in
+ * two child processes, one with the process decision "off" (RSEQKIT_SLICE=off)
+ * and one "on" (rseqkit registers V2 with extensions when the kernel has
+ * them), and reports throughput and the p50/p99 time to acquire the lock,
+ * medians over repetitions, plus the kernel's grant counters. Also the
+ * uncontended cost of one rseqkit_slice_begin()/end() pair.
+ * Targets: >= +50% throughput and p99 wait at least halved with extensions;
+ * begin/end <= 1 ns uncontended.
+ *
+ * Options: --quick (1 repetition of 1 s: the demo), --reps N, --seconds S,
+ * --csv FILE (rows: bench,case,ext,threads,reps,mops_median,wait_p50_ns,
+ * wait_p99_ns,granted,yielded,expired,aborted,revoked,kernel,scenario,git).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rseqkit/kstats.h>
+#include <rseqkit/lock.h>
+#include <rseqkit/slice.h>
+
+#define BENCH "b3_slice_locks"
+#define MAX_THREADS 64
+#define MAX_SAMPLES (1 << 15)
+#define MAX_REPS 15
+
+struct worker {
+	pthread_t thread;
+	int cpu;
+	unsigned long ops;
+	unsigned int nsamples;
+	uint32_t *samples;	/* wait times in ns, every 4th acquisition */
+};
+
+static struct rseqkit_spinlock spin = RSEQKIT_SPINLOCK_INIT;
+static struct rseqkit_mutex mutex = RSEQKIT_MUTEX_INIT;
+static volatile int stop;
+static volatile unsigned long shared[8];
+static int use_mutex;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *worker_fn(void *p)
+{
+	struct worker *w = p;
+
+	pin(w->cpu);
+	while (!stop) {
+		uint64_t t0 = now_ns(), t1;
+
+		if (use_mutex)
+			rseqkit_mutex_lock(&mutex);
+		else
+			rseqkit_spin_lock(&spin);
+		t1 = now_ns();
+		for (int i = 0; i < 40; i++)	/* the critical section */
+			shared[i & 7]++;
+		if (use_mutex)
+			rseqkit_mutex_unlock(&mutex);
+		else
+			rseqkit_spin_unlock(&spin);
+		if ((w->ops++ & 3) == 0 && w->nsamples < MAX_SAMPLES)
+			w->samples[w->nsamples++] = t1 - t0 > UINT32_MAX ? UINT32_MAX :
+						    (uint32_t)(t1 - t0);
+		for (volatile int i = 0; i < 40; i++)	/* work outside */
+			;
+	}
+	return NULL;
+}
+
+static void *noise_fn(void *p)
+{
+	struct timespec ts = { 0, 50000 };
+
+	pin(*(int *)p);
+	while (!stop)
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct run_result {
+	double mops, p50, p99;
+	struct rseqkit_kstats d;
+};
+
+static void one_run(int nthreads, int ncpu, double seconds, struct run_result *r)
+{
+	static struct worker w[MAX_THREADS];
+	static int noise_cpu[MAX_THREADS];
+	pthread_t noise[MAX_THREADS];
+	struct rseqkit_kstats a, b;
+	unsigned long total = 0;
+	unsigned int n = 0;
+	uint32_t *all;
+	uint64_t t0, t;
+
+	stop = 0;
+	rseqkit_kstats_read(&a);
+	for (int c = 0; c < ncpu; c++) {
+		noise_cpu[c] = c;
+		pthread_create(&noise[c], NULL, noise_fn, &noise_cpu[c]);
+	}
+	t0 = now_ns();
+	for (int i = 0; i < nthreads; i++) {
+		w[i].cpu = i % ncpu;
+		w[i].ops = 0;
+		w[i].nsamples = 0;
+		if (!w[i].samples)
+			w[i].samples = malloc(MAX_SAMPLES * sizeof(uint32_t));
+		pthread_create(&w[i].thread, NULL, worker_fn, &w[i]);
+	}
+	usleep((useconds_t)(seconds * 1e6));
+	stop = 1;
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(w[i].thread, NULL);
+	t = now_ns() - t0;
+	for (int c = 0; c < ncpu; c++)
+		pthread_join(noise[c], NULL);
+	rseqkit_kstats_read(&b);
+	rseqkit_kstats_delta(&r->d, &a, &b);
+
+	for (int i = 0; i < nthreads; i++)
+		total += w[i].ops, n += w[i].nsamples;
+	all = malloc((n ? n : 1) * sizeof(uint32_t));
+	n = 0;
+	for (int i = 0; i < nthreads; i++) {
+		memcpy(all + n, w[i].samples, w[i].nsamples * sizeof(uint32_t));
+		n += w[i].nsamples;
+	}
+	qsort(all, n, sizeof(uint32_t), cmp_u32);
+	r->mops = (double)total / ((double)t / 1e3);
+	r->p50 = n ? all[n / 2] : 0;
+	r->p99 = n ? all[(size_t)((double)n * 0.99)] : 0;
+	free(all);
+}
+
+static double begin_end_ns(void)
+{
+	long n = 20000000;
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		rseqkit_slice_begin();
+		__asm__ __volatile__("" ::: "memory");
+		rseqkit_slice_end();
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* The child: one lock, the process's slice decision as it is. */
+static int child(const char *lock, int reps, double seconds)
+{
+	struct run_result r[MAX_REPS];
+	double mops[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
+	struct rseqkit_slice_info info;
+	struct rseqkit_kstats sum = { 0 };
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int nthreads = 2 * ncpu + 1;
+
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	use_mutex = !strcmp(lock, "mutex");
+	rseqkit_slice_get_info(&info);
+	for (int i = 0; i < reps; i++) {
+		one_run(nthreads, ncpu, seconds, &r[i]);
+		mops[i] = r[i].mops;
+		p50[i] = r[i].p50;
+		p99[i] = r[i].p99;
+		sum.granted += r[i].d.granted;
+		sum.yielded += r[i].d.yielded;
+		sum.expired += r[i].d.expired;
+		sum.aborted += r[i].d.aborted;
+		sum.revoked += r[i].d.revoked;
+	}
+	qsort(mops, reps, sizeof(double), cmp_double);
+	qsort(p50, reps, sizeof(double), cmp_double);
+	qsort(p99, reps, sizeof(double), cmp_double);
+	printf("RESULT %s %s %d %.3f %.0f %.0f %lu %lu %lu %lu %lu %.3f\n", lock,
+	       info.on ? "on" : "off", nthreads, mops[reps / 2], p50[reps / 2], p99[reps / 2],
+	       (unsigned long)sum.granted, (unsigned long)sum.yielded,
+	       (unsigned long)sum.expired, (unsigned long)sum.aborted,
+	       (unsigned long)sum.revoked, begin_end_ns());
+	fflush(stdout);
+	return 0;
+}
+
+struct row {
+	char lock[8], ext[4];
+	int threads;
+	double mops, p50, p99, be_ns;
+	unsigned long granted, yielded, expired, aborted, revoked;
+	bool ok;
+};
+
+static bool spawn(char *self, const char *lock, bool on, int reps, double seconds, struct row *row)
+{
+	char reps_s[16], sec_s[32], line[512];
+	int fds[2], status;
+	FILE *f;
+	pid_t pid;
+
+	snprintf(reps_s, sizeof(reps_s), "%d", reps);
+	snprintf(sec_s, sizeof(sec_s), "%g", seconds);
+	memset(row, 0, sizeof(*row));
+	if (pipe(fds))
+		return false;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		char *args[] = { self, "--child", (char *)lock, reps_s, sec_s, NULL };
+
+		dup2(fds[1], 1);
+		close(fds[0]);
+		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+		setenv("RSEQKIT_SLICE", on ? "on" : "off", 1);
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RESULT %7s %3s %d %lf %lf %lf %lu %lu %lu %lu %lu %lf", row->lock,
+			   row->ext, &row->threads, &row->mops, &row->p50, &row->p99,
+			   &row->granted, &row->yielded, &row->expired, &row->aborted,
+			   &row->revoked, &row->be_ns) == 12)
+			row->ok = true;
+	fclose(f);
+	waitpid(pid, &status, 0);
+	return row->ok;
+}
+
+int main(int argc, char **argv)
+{
+	struct row rows[2][2];
+	const char *locks[2] = { "spin", "mutex" };
+	const char *csv = NULL;
+	int reps = 5;
+	double seconds = 2.0;
+	struct utsname u;
+	bool ext_seen = false;
+
+	if (argc == 5 && !strcmp(argv[1], "--child"))
+		return child(argv[2], atoi(argv[3]), atof(argv[4]));
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			reps = 1;
+			seconds = 1.0;
+		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			reps = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			seconds = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+			csv = argv[++i];
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [--reps N] [--seconds S] [--csv FILE]\n",
+				argv[0]);
+			return !!strcmp(argv[i], "--help") * 2;
+		}
+	}
+	if (reps < 1 || reps > MAX_REPS || seconds <= 0 || seconds > 60) {
+		fprintf(stderr, "%s: --reps must be 1..%d and --seconds 0..60\n", BENCH, MAX_REPS);
+		return 2;
+	}
+	uname(&u);
+	printf("# %s: kernel %s, scenario %s, %ld CPUs, %d x %g s per case\n", BENCH, u.release,
+	       getenv("RSEQKIT_SCENARIO") ?: "host", sysconf(_SC_NPROCESSORS_ONLN), reps, seconds);
+	printf("%-6s %-4s %4s %10s %12s %12s %9s %9s %9s %9s %9s %10s\n", "lock", "ext", "thr",
+	       "Mops/s", "wait p50 ns", "wait p99 ns", "granted", "yielded", "expired",
+	       "aborted", "revoked", "begin+end");
+	for (int l = 0; l < 2; l++) {
+		for (int e = 0; e < 2; e++) {
+			struct row *r = &rows[l][e];
+
+			if (!spawn(argv[0], locks[l], e, reps, seconds, r)) {
+				printf("%-6s %-4s  (run failed)\n", locks[l], e ? "on" : "off");
+				continue;
+			}
+			ext_seen |= e && !strcmp(r->ext, "on");
+			printf("%-6s %-4s %4d %10.3f %12.0f %12.0f %9lu %9lu %9lu %9lu %9lu %8.2fns\n",
+			       r->lock, r->ext, r->threads, r->mops, r->p50, r->p99, r->granted,
+			       r->yielded, r->expired, r->aborted, r->revoked, r->be_ns);
+			if (csv) {
+				FILE *f = fopen(csv, access(csv, F_OK) ? "w" : "a");
+
+				if (f && ftell(f) == 0)
+					fprintf(f, "bench,case,ext,threads,reps,mops_median,wait_p50_ns,"
+						"wait_p99_ns,granted,yielded,expired,aborted,revoked,"
+						"begin_end_ns,kernel,scenario\n");
+				if (f) {
+					fprintf(f, "%s,%s,%s,%d,%d,%.3f,%.0f,%.0f,%lu,%lu,%lu,%lu,%lu,"
+						"%.2f,%s,%s\n", BENCH, r->lock, r->ext, r->threads,
+						reps, r->mops, r->p50, r->p99, r->granted, r->yielded,
+						r->expired, r->aborted, r->revoked, r->be_ns, u.release,
+						getenv("RSEQKIT_SCENARIO") ?: "host");
+					fclose(f);
+				}
+			}
+		}
+	}
+	if (!ext_seen) {
+		printf("\nextensions were off in both runs (kernel without time slice extensions, "
+		       "or disabled): no comparison\n");
+		return 0;
+	}
+	printf("\n");
+	for (int l = 0; l < 2; l++) {
+		struct row *off = &rows[l][0], *on = &rows[l][1];
+		double gain, p99r;
+
+		if (!off->ok || !on->ok)
+			continue;
+		gain = 100.0 * (on->mops / off->mops - 1.0);
+		p99r = on->p99 > 0 ? off->p99 / on->p99 : 0;
+		printf("%-6s extensions on: throughput %+.0f%% (target >= +50%%: %s), p99 wait "
+		       "%.1fx lower (target >= 2x: %s)\n", locks[l], gain,
+		       gain >= 50 ? "met" : "MISSED", p99r, p99r >= 2 ? "met" : "MISSED");
+	}
+	printf("begin+end uncontended, extensions on: %.2f ns (target <= 1 ns: %s)\n",
+	       rows[0][1].be_ns, rows[0][1].be_ns <= 1.0 ? "met" : "MISSED");
+	return 0;
+}
