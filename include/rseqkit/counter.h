@@ -45,17 +45,27 @@ RSEQKIT_API int64_t rseqkit_counter_read(const struct rseqkit_counter *c);
 /* Make the counter read 0 (see above). */
 RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
 
-/* Add n on the calling thread's index; returns the index used. */
-static inline int rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
+static inline __attribute__((always_inline)) int
+rseqkit__counter_add_k(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind)
 {
-	enum rseqkit_index kind = c->kind;
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_counter_slot *slots = c->slots;
 	int idx;
 
 	do {
-		idx = rseqkit_percpu_index(kind);
-	} while (__builtin_expect(rseqkit_load_add_store_u64(kind, idx, &c->slots[idx].v,
-							     (uint64_t)n) != 0, 0));
+		idx = rseqkit_percpu_index_ctx(&pc);
+	} while (__builtin_expect(rseqkit_load_add_store_u64_ctx(&pc, idx, &slots[idx].v,
+								 (uint64_t)n) != 0, 0));
 	return idx;
+}
+
+/* Add n on the calling thread's index; returns the index used. */
+static inline int rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
+{
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(c->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__counter_add_k(c, n, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__counter_add_k(c, n, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

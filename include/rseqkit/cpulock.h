@@ -52,15 +52,15 @@ RSEQKIT_API int rseqkit_cpulock_init(struct rseqkit_cpulock *l, enum rseqkit_ind
 /* l may be NULL; no lock may be held. */
 RSEQKIT_API void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l);
 
-/* Take the lock of the calling thread's index, or return -EBUSY if it is
- * held. Returns the index locked. */
-static inline int rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
+static inline __attribute__((always_inline)) int
+rseqkit__cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 {
-	enum rseqkit_index kind = l->kind;
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_cpulock_slot *slots = l->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		int ret = rseqkit_load_cbne_store_u32(kind, idx, &l->slots[idx].locked, 0, 1);
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		int ret = rseqkit_load_cbne_store_u32_ctx(&pc, idx, &slots[idx].locked, 0, 1);
 
 		if (__builtin_expect(ret == 0, 1)) {
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -70,6 +70,16 @@ static inline int rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 		if (ret > 0)
 			return -EBUSY;
 	}
+}
+
+/* Take the lock of the calling thread's index, or return -EBUSY if it is
+ * held. Returns the index locked. */
+static inline int rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
+{
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__cpulock_trylock_k(l, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__cpulock_trylock_k(l, RSEQKIT_INDEX_MM_CID);
 }
 
 /* Take the lock of the calling thread's index; returns the index. */

@@ -61,16 +61,17 @@ RSEQKIT_API int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 
 #define RSEQKIT__FL_STOPPED ((intptr_t)&rseqkit__freelist_stopped)
 
-/* Push the chain first..last (last->next is overwritten); returns the index. */
-static inline int rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
+static inline __attribute__((always_inline)) int
+rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 					      struct rseqkit_freelist_node *first,
-					      struct rseqkit_freelist_node *last)
+					      struct rseqkit_freelist_node *last, enum rseqkit_index kind)
 {
-	enum rseqkit_index kind = fl->kind;
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		struct rseqkit_freelist_slot *s = &fl->slots[idx];
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		struct rseqkit_freelist_slot *s = &slots[idx];
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(head == RSEQKIT__FL_STOPPED, 0)) {
@@ -78,10 +79,21 @@ static inline int rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 			continue;
 		}
 		last->next = (struct rseqkit_freelist_node *)head;
-		if (__builtin_expect(rseqkit_load_cbne_store_u64(kind, idx, (uint64_t *)&s->head,
+		if (__builtin_expect(rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&s->head,
 					(uint64_t)head, (uint64_t)(intptr_t)first) == 0, 1))
 			return idx;
 	}
+}
+
+/* Push the chain first..last (last->next is overwritten); returns the index. */
+static inline int rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
+					      struct rseqkit_freelist_node *first,
+					      struct rseqkit_freelist_node *last)
+{
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_MM_CID);
 }
 
 static inline int rseqkit_freelist_push(struct rseqkit_freelist *fl,
@@ -90,16 +102,17 @@ static inline int rseqkit_freelist_push(struct rseqkit_freelist *fl,
 	return rseqkit_freelist_push_batch(fl, node, node);
 }
 
-/* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
-static inline struct rseqkit_freelist_node *rseqkit_freelist_pop(struct rseqkit_freelist *fl)
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit__freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	enum rseqkit_index kind = fl->kind;
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
+		int idx = rseqkit_percpu_index_ctx(&pc);
 		intptr_t load;
-		int ret = rseqkit_load_cbeq_store_add_load_store_ptr(kind, idx,
-				&fl->slots[idx].head, 0,
+		int ret = rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx,
+				&slots[idx].head, 0,
 				offsetof(struct rseqkit_freelist_node, next), &load);
 
 		if (__builtin_expect(ret == 0, 1))
@@ -110,22 +123,41 @@ static inline struct rseqkit_freelist_node *rseqkit_freelist_pop(struct rseqkit_
 	}
 }
 
-/* Detach the calling CPU's whole list (NULL if empty). */
-static inline struct rseqkit_freelist_node *rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
+/* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
+static inline struct rseqkit_freelist_node *rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 {
-	enum rseqkit_index kind = fl->kind;
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__freelist_pop_k(fl, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__freelist_pop_k(fl, RSEQKIT_INDEX_MM_CID);
+}
+
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit__freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+{
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		struct rseqkit_freelist_slot *s = &fl->slots[idx];
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		struct rseqkit_freelist_slot *s = &slots[idx];
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
 		if (!head || head == RSEQKIT__FL_STOPPED)
 			return NULL;
-		if (rseqkit_load_cbne_store_u64(kind, idx, (uint64_t *)&s->head,
+		if (rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&s->head,
 						(uint64_t)head, 0) == 0)
 			return (struct rseqkit_freelist_node *)head;
 	}
+}
+
+/* Detach the calling CPU's whole list (NULL if empty). */
+static inline struct rseqkit_freelist_node *rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
+{
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__freelist_pop_all_k(fl, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__freelist_pop_all_k(fl, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

@@ -56,15 +56,16 @@ RSEQKIT_API void rseqkit_membuf_destroy(struct rseqkit_membuf *b);
 RSEQKIT_API long rseqkit_membuf_drain(struct rseqkit_membuf *b, int idx, void *out,
 				      size_t max);
 
-/* Copy item (item_size bytes) onto the calling CPU's buffer: 0 or -ENOSPC. */
-static inline int rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
+static inline __attribute__((always_inline)) int
+rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_index kind)
 {
-	enum rseqkit_index kind = b->kind;
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		struct rseqkit_membuf_slot *s = &b->slots[idx];
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		struct rseqkit_membuf_slot *s = &slots[idx];
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
@@ -73,23 +74,32 @@ static inline int rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item
 		}
 		if (count >= b->capacity)
 			return -ENOSPC;
-		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_release_u64(kind, idx,
+		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_release_u64_ctx(&pc, idx,
 				&s->count, count, s->data + count * sz, item, sz,
 				count + 1) == 0, 1))
 			return 0;
 	}
 }
 
-/* Copy the calling CPU's top item into item and remove it: 0, or -ENOENT
- * when empty. */
-static inline int rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
+/* Copy item (item_size bytes) onto the calling CPU's buffer: 0 or -ENOSPC. */
+static inline int rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
 {
-	enum rseqkit_index kind = b->kind;
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__membuf_push_k(b, item, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__membuf_push_k(b, item, RSEQKIT_INDEX_MM_CID);
+}
+
+static inline __attribute__((always_inline)) int
+rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index kind)
+{
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		struct rseqkit_membuf_slot *s = &b->slots[idx];
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		struct rseqkit_membuf_slot *s = &slots[idx];
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
@@ -98,11 +108,21 @@ static inline int rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
 		}
 		if (!count)
 			return -ENOENT;
-		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_u64(kind, idx, &s->count,
+		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_u64_ctx(&pc, idx, &s->count,
 				count, item, s->data + (count - 1) * sz, sz,
 				count - 1) == 0, 1))
 			return 0;
 	}
+}
+
+/* Copy the calling CPU's top item into item and remove it: 0, or -ENOENT
+ * when empty. */
+static inline int rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
+{
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__membuf_pop_k(b, item, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__membuf_pop_k(b, item, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

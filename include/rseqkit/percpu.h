@@ -192,21 +192,101 @@ extern "C" {
 #endif
 
 /*
+ * The resolved index kind: where to read the index and which field the
+ * critical section checks, computed once per structure call so that loops
+ * keep them in registers (the "memory" clobber of the sections would
+ * otherwise reload the globals after every section).
+ */
+struct rseqkit_percpu_ctx {
+	ptrdiff_t rs;		/* rseqkit_rseq_offset */
+	ptrdiff_t field;	/* rs + offset of cpu_id, or of mm_cid */
+	int mm;			/* index by the mm_cid field */
+};
+
+static inline struct rseqkit_percpu_ctx rseqkit_percpu_ctx(enum rseqkit_index kind)
+{
+	struct rseqkit_percpu_ctx c;
+
+	c.rs = rseqkit_rseq_offset;
+	c.mm = kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID);
+	c.field = c.rs + (c.mm ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID);
+	return c;
+}
+
+static inline int rseqkit_percpu_index_ctx(const struct rseqkit_percpu_ctx *c)
+{
+	if (c->mm) {
+		if (__builtin_expect((int32_t)rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_CPU_ID) < 0, 0))
+			return rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
+		return (int)rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_MM_CID);
+	}
+	return (int)rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_CPU_ID_START);
+}
+
+/*
  * rseqkit_percpu_index() - the index the next operation of kind should use:
  * one load (cpu_id_start for RSEQKIT_INDEX_CPU_ID; cpu_id then mm_cid for
  * RSEQKIT_INDEX_MM_CID). Always in [0, rseqkit_percpu_nr_slots()).
  */
 static inline int rseqkit_percpu_index(enum rseqkit_index kind)
 {
-	ptrdiff_t off = rseqkit_rseq_offset;
+	struct rseqkit_percpu_ctx c = rseqkit_percpu_ctx(kind);
 
-	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID)) {
-		if (__builtin_expect((int32_t)rseqkit__area_load_u32(off + RSEQKIT_OFF_CPU_ID) < 0, 0))
-			return rseqkit__percpu_index_slow(kind);
-		return (int)rseqkit__area_load_u32(off + RSEQKIT_OFF_MM_CID);
-	}
-	return (int)rseqkit__area_load_u32(off + RSEQKIT_OFF_CPU_ID_START);
+	return rseqkit_percpu_index_ctx(&c);
 }
+
+/*
+ * The operations (semantics: <rseqkit/percpu-pseudocode.h>; returns: top of
+ * this file). Each exists as rseqkit_<op>_<width>(kind, idx, ...) and, for
+ * loops, rseqkit_<op>_<width>_ctx(&ctx, idx, ...).
+ */
+#define RSEQKIT__OP_WRAP(op, sfx, T, PARAMS, ARGS)				\
+static inline __attribute__((always_inline)) int				\
+rseqkit_##op##_##sfx(enum rseqkit_index kind, int idx, PARAMS)			\
+{										\
+	return rseqkit__##op##_##sfx##_at(rseqkit_rseq_offset,			\
+					  rseqkit__percpu_field(kind), idx, ARGS); \
+}										\
+static inline __attribute__((always_inline)) int				\
+rseqkit_##op##_##sfx##_ctx(const struct rseqkit_percpu_ctx *c, int idx, PARAMS)	\
+{										\
+	return rseqkit__##op##_##sfx##_at(c->rs, c->field, idx, ARGS);		\
+}
+
+#define RSEQKIT__P(...) __VA_ARGS__
+
+#define RSEQKIT__OPS_WRAP(sfx, T)						\
+RSEQKIT__OP_WRAP(load_cbne_store, sfx, T,					\
+	RSEQKIT__P(T *v, T expect, T newv), RSEQKIT__P(v, expect, newv))	\
+RSEQKIT__OP_WRAP(load_add_store, sfx, T,					\
+	RSEQKIT__P(T *v, T count), RSEQKIT__P(v, count))			\
+RSEQKIT__OP_WRAP(load_cbne_load_cbne_store, sfx, T,				\
+	RSEQKIT__P(T *v, T expect, T *v2, T expect2, T newv),			\
+	RSEQKIT__P(v, expect, v2, expect2, newv))				\
+RSEQKIT__OP_WRAP(load_cbne_store_store, sfx, T,					\
+	RSEQKIT__P(T *v, T expect, T *v2, T newv2, T newv),			\
+	RSEQKIT__P(v, expect, v2, newv2, newv))					\
+RSEQKIT__OP_WRAP(load_cbne_store_store_release, sfx, T,				\
+	RSEQKIT__P(T *v, T expect, T *v2, T newv2, T newv),			\
+	RSEQKIT__P(v, expect, v2, newv2, newv))					\
+RSEQKIT__OP_WRAP(load_cbne_memcpy_store, sfx, T,				\
+	RSEQKIT__P(T *v, T expect, void *dst, const void *src, size_t len, T newv), \
+	RSEQKIT__P(v, expect, dst, src, len, newv))				\
+RSEQKIT__OP_WRAP(load_cbne_memcpy_store_release, sfx, T,			\
+	RSEQKIT__P(T *v, T expect, void *dst, const void *src, size_t len, T newv), \
+	RSEQKIT__P(v, expect, dst, src, len, newv))
+
+RSEQKIT__OPS_WRAP(u32, uint32_t)
+RSEQKIT__OPS_WRAP(u64, uint64_t)
+RSEQKIT__OP_WRAP(load_cbeq_store_add_load_store, ptr, intptr_t,
+	RSEQKIT__P(intptr_t *v, intptr_t expectnot, long voffp, intptr_t *load),
+	RSEQKIT__P(v, expectnot, voffp, load))
+RSEQKIT__OP_WRAP(load_add_load_load_add_store, ptr, intptr_t,
+	RSEQKIT__P(intptr_t *ptr, long off, intptr_t inc), RSEQKIT__P(ptr, off, inc))
+
+#undef RSEQKIT__OPS_WRAP
+#undef RSEQKIT__OP_WRAP
+#undef RSEQKIT__P
 
 #ifdef __cplusplus
 }

@@ -56,14 +56,15 @@ RSEQKIT_API void rseqkit_ptrbuf_destroy(struct rseqkit_ptrbuf *b);
 RSEQKIT_API long rseqkit_ptrbuf_drain(struct rseqkit_ptrbuf *b, int idx, void **out,
 				      size_t max);
 
-/* Push p on the calling CPU's buffer: 0, or -ENOSPC when it is full. */
-static inline int rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
+static inline __attribute__((always_inline)) int
+rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
 {
-	enum rseqkit_index kind = b->kind;
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		struct rseqkit_ptrbuf_slot *s = &b->slots[idx];
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		struct rseqkit_ptrbuf_slot *s = &slots[idx];
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
@@ -72,21 +73,31 @@ static inline int rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 		}
 		if (count >= b->capacity)
 			return -ENOSPC;
-		if (__builtin_expect(rseqkit_load_cbne_store_store_release_u64(kind, idx,
+		if (__builtin_expect(rseqkit_load_cbne_store_store_release_u64_ctx(&pc, idx,
 				&s->count, count, &s->array[count], (uint64_t)(uintptr_t)p,
 				count + 1) == 0, 1))
 			return 0;
 	}
 }
 
-/* Pop the calling CPU's most recent pointer; NULL when empty. */
-static inline void *rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
+/* Push p on the calling CPU's buffer: 0, or -ENOSPC when it is full. */
+static inline int rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 {
-	enum rseqkit_index kind = b->kind;
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__ptrbuf_push_k(b, p, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__ptrbuf_push_k(b, p, RSEQKIT_INDEX_MM_CID);
+}
+
+static inline __attribute__((always_inline)) void *
+rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
+{
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index(kind);
-		struct rseqkit_ptrbuf_slot *s = &b->slots[idx];
+		int idx = rseqkit_percpu_index_ctx(&pc);
+		struct rseqkit_ptrbuf_slot *s = &slots[idx];
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED), p;
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
@@ -96,10 +107,19 @@ static inline void *rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
 		if (!count)
 			return NULL;
 		p = __atomic_load_n(&s->array[count - 1], __ATOMIC_RELAXED);
-		if (__builtin_expect(rseqkit_load_cbne_load_cbne_store_u64(kind, idx, &s->count,
+		if (__builtin_expect(rseqkit_load_cbne_load_cbne_store_u64_ctx(&pc, idx, &s->count,
 				count, &s->array[count - 1], p, count - 1) == 0, 1))
 			return (void *)(uintptr_t)p;
 	}
+}
+
+/* Pop the calling CPU's most recent pointer; NULL when empty. */
+static inline void *rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
+{
+	/* Constant kinds: each path resolves its fields at compile time. */
+	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
+		return rseqkit__ptrbuf_pop_k(b, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit__ptrbuf_pop_k(b, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

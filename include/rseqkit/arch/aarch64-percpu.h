@@ -43,76 +43,88 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 	return *(const volatile uint32_t *)((char *)rseqkit_arch_thread_pointer() + off);
 }
 
+/* The operations as the generic wrappers of <rseqkit/percpu.h> call them:
+ * rs = rseqkit_rseq_offset, field = offset of the checked index field. */
 #define RSEQKIT__A64_OPS(sfx, T)						\
-static inline int rseqkit_load_cbne_store_##sfx(enum rseqkit_index kind, int idx,	\
-		T *v, T expect, T newv)						\
+static inline int rseqkit__load_cbne_store_##sfx##_at(ptrdiff_t rs,		\
+		ptrdiff_t field, int idx, T *v, T expect, T newv)		\
 {										\
-	(void)kind;								\
+	(void)rs;								\
+	(void)field;								\
 	RSEQKIT_INJECT_C(0);							\
 	return rseqkit__fb_load_cbne_store_##sfx(idx, v, expect, newv);		\
 }										\
-static inline int rseqkit_load_add_store_##sfx(enum rseqkit_index kind, int idx,	\
-		T *v, T count)							\
+static inline int rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs,		\
+		ptrdiff_t field, int idx, T *v, T count)			\
 {										\
-	(void)kind;								\
+	(void)rs;								\
+	(void)field;								\
 	RSEQKIT_INJECT_C(0);							\
 	return rseqkit__fb_load_add_store_##sfx(idx, v, count);			\
 }										\
-static inline int rseqkit_load_cbne_load_cbne_store_##sfx(enum rseqkit_index kind,	\
-		int idx, T *v, T expect, T *v2, T expect2, T newv)		\
+static inline int rseqkit__load_cbne_load_cbne_store_##sfx##_at(ptrdiff_t rs,	\
+		ptrdiff_t field, int idx, T *v, T expect, T *v2, T expect2,	\
+		T newv)								\
 {										\
-	(void)kind;								\
+	(void)rs;								\
+	(void)field;								\
 	RSEQKIT_INJECT_C(0);							\
 	return rseqkit__fb_load_cbne_load_cbne_store_##sfx(idx, v, expect, v2,	\
 							   expect2, newv);	\
 }										\
-static inline int rseqkit_load_cbne_store_store_##sfx(enum rseqkit_index kind,	\
-		int idx, T *v, T expect, T *v2, T newv2, T newv)		\
+static inline int rseqkit__load_cbne_store_store_##sfx##_at(ptrdiff_t rs,	\
+		ptrdiff_t field, int idx, T *v, T expect, T *v2, T newv2,	\
+		T newv)								\
 {										\
-	(void)kind;								\
+	(void)rs;								\
+	(void)field;								\
 	RSEQKIT_INJECT_C(0);							\
 	return rseqkit__fb_load_cbne_store_store_##sfx(idx, v, expect, v2,	\
 						       newv2, newv);		\
 }										\
-static inline int rseqkit_load_cbne_store_store_release_##sfx(			\
-		enum rseqkit_index kind, int idx, T *v, T expect, T *v2,	\
+static inline int rseqkit__load_cbne_store_store_release_##sfx##_at(		\
+		ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T expect, T *v2,	\
 		T newv2, T newv)						\
 {										\
-	return rseqkit_load_cbne_store_store_##sfx(kind, idx, v, expect, v2,	\
-						   newv2, newv);		\
+	return rseqkit__load_cbne_store_store_##sfx##_at(rs, field, idx, v,	\
+						       expect, v2, newv2, newv); \
 }										\
-static inline int rseqkit_load_cbne_memcpy_store_##sfx(enum rseqkit_index kind,	\
-		int idx, T *v, T expect, void *dst, const void *src,		\
-		size_t len, T newv)						\
+static inline int rseqkit__load_cbne_memcpy_store_##sfx##_at(ptrdiff_t rs,	\
+		ptrdiff_t field, int idx, T *v, T expect, void *dst,		\
+		const void *src, size_t len, T newv)				\
 {										\
-	(void)kind;								\
+	(void)rs;								\
+	(void)field;								\
 	RSEQKIT_INJECT_C(0);							\
 	return rseqkit__fb_load_cbne_memcpy_store_##sfx(idx, v, expect, dst,	\
 							src, len, newv);	\
 }										\
-static inline int rseqkit_load_cbne_memcpy_store_release_##sfx(			\
-		enum rseqkit_index kind, int idx, T *v, T expect, void *dst,	\
-		const void *src, size_t len, T newv)				\
+static inline int rseqkit__load_cbne_memcpy_store_release_##sfx##_at(		\
+		ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T expect,		\
+		void *dst, const void *src, size_t len, T newv)			\
 {										\
-	return rseqkit_load_cbne_memcpy_store_##sfx(kind, idx, v, expect, dst,	\
-						    src, len, newv);		\
+	return rseqkit__load_cbne_memcpy_store_##sfx##_at(rs, field, idx, v,	\
+						expect, dst, src, len, newv);	\
 }
 
 RSEQKIT__A64_OPS(u32, uint32_t)
 RSEQKIT__A64_OPS(u64, uint64_t)
 
-static inline int rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind,
-		int idx, intptr_t *v, intptr_t expectnot, long voffp, intptr_t *load)
+static inline int rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs,
+		ptrdiff_t field, int idx, intptr_t *v, intptr_t expectnot, long voffp,
+		intptr_t *load)
 {
-	(void)kind;
+	(void)rs;
+	(void)field;
 	RSEQKIT_INJECT_C(0);
 	return rseqkit__fb_load_cbeq_store_add_load_store_ptr(idx, v, expectnot, voffp, load);
 }
 
-static inline int rseqkit_load_add_load_load_add_store_ptr(enum rseqkit_index kind,
-		int idx, intptr_t *ptr, long off, intptr_t inc)
+static inline int rseqkit__load_add_load_load_add_store_ptr_at(ptrdiff_t rs,
+		ptrdiff_t field, int idx, intptr_t *ptr, long off, intptr_t inc)
 {
-	(void)kind;
+	(void)rs;
+	(void)field;
 	RSEQKIT_INJECT_C(0);
 	return rseqkit__fb_load_add_load_load_add_store_ptr(idx, ptr, off, inc);
 }

@@ -135,10 +135,8 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 # define RSEQKIT__INJ_CLOB
 #endif
 
-#define RSEQKIT__CS_IN(kind, idx)					\
-	[rs] "r" (rseqkit_rseq_offset),					\
-	[field] "r" (rseqkit__percpu_field(kind)),			\
-	[idx] "r" (idx)
+#define RSEQKIT__CS_IN(idx)						\
+	[rs] "r" (rs), [field] "r" (field), [idx] "r" (idx)
 
 #define RSEQKIT__ABORTED(fallback)					\
 aborted:								\
@@ -151,7 +149,7 @@ aborted:								\
  * an immediate-or-register addend. */
 #define RSEQKIT__X86_OPS(sfx, T, W, ADD)					\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_cbne_store_##sfx(enum rseqkit_index kind, int idx, T *v, T expect,	\
+rseqkit__load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T expect,	\
 			      T newv)						\
 {										\
 	RSEQKIT_INJECT_C(0);							\
@@ -167,7 +165,7 @@ rseqkit_load_cbne_store_##sfx(enum rseqkit_index kind, int idx, T *v, T expect,	
 		"mov" W " %[newv], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
 		  [expect] "r" (expect), [newv] "r" (newv) RSEQKIT__INJ_IN	\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
 		: aborted, ne);							\
@@ -178,7 +176,7 @@ ne:										\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_add_store_##sfx(enum rseqkit_index kind, int idx, T *v, T count)	\
+rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T count)	\
 {										\
 	RSEQKIT_INJECT_C(0);							\
 	__asm__ __volatile__ goto (						\
@@ -189,7 +187,7 @@ rseqkit_load_add_store_##sfx(enum rseqkit_index kind, int idx, T *v, T count)	\
 		"add" W " %[count], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
 		  [count] ADD (count) RSEQKIT__INJ_IN				\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
 		: aborted);							\
@@ -198,7 +196,7 @@ rseqkit_load_add_store_##sfx(enum rseqkit_index kind, int idx, T *v, T count)	\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_cbne_load_cbne_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
+rseqkit__load_cbne_load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
 					T expect, T *v2, T expect2, T newv)	\
 {										\
 	RSEQKIT_INJECT_C(0);							\
@@ -217,7 +215,7 @@ rseqkit_load_cbne_load_cbne_store_##sfx(enum rseqkit_index kind, int idx, T *v,	
 		"mov" W " %[newv], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
 		  [expect] "r" (expect), [v2] "m" (*v2),			\
 		  [expect2] "r" (expect2), [newv] "r" (newv) RSEQKIT__INJ_IN	\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
@@ -232,7 +230,7 @@ ne2:										\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_cbne_store_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
+rseqkit__load_cbne_store_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
 				    T expect, T *v2, T newv2, T newv)		\
 {										\
 	RSEQKIT_INJECT_C(0);							\
@@ -249,7 +247,7 @@ rseqkit_load_cbne_store_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
 		"mov" W " %[newv], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
 		  [expect] "r" (expect), [v2] "m" (*v2),			\
 		  [newv2] "r" (newv2), [newv] "r" (newv) RSEQKIT__INJ_IN	\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
@@ -263,16 +261,16 @@ ne:										\
 										\
 /* x86 (TSO): a store is a release store; same code, documented variant. */	\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_cbne_store_store_release_##sfx(enum rseqkit_index kind, int idx,	\
-					    T *v, T expect, T *v2, T newv2,	\
-					    T newv)				\
+rseqkit__load_cbne_store_store_release_##sfx##_at(ptrdiff_t rs,		\
+		ptrdiff_t field, int idx, T *v, T expect, T *v2, T newv2,	\
+		T newv)								\
 {										\
-	return rseqkit_load_cbne_store_store_##sfx(kind, idx, v, expect, v2,	\
-						   newv2, newv);		\
+	return rseqkit__load_cbne_store_store_##sfx##_at(rs, field, idx, v,	\
+						       expect, v2, newv2, newv); \
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_cbne_memcpy_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
+rseqkit__load_cbne_memcpy_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
 				     T expect, void *dst, const void *src,	\
 				     size_t len, T newv)			\
 {										\
@@ -305,7 +303,7 @@ rseqkit_load_cbne_memcpy_store_##sfx(enum rseqkit_index kind, int idx, T *v,	\
 		"mov" W " %[newv], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v),			\
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
 		  [expect] "r" (expect), [dst] "r" (dst), [src] "r" (src),	\
 		  [len] "r" (len), [len8] "r" (len & ~(size_t)7),		\
 		  [newv] "r" (newv) RSEQKIT__INJ_IN				\
@@ -319,13 +317,12 @@ ne:										\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit_load_cbne_memcpy_store_release_##sfx(enum rseqkit_index kind, int idx,	\
-					     T *v, T expect, void *dst,		\
-					     const void *src, size_t len,	\
-					     T newv)				\
+rseqkit__load_cbne_memcpy_store_release_##sfx##_at(ptrdiff_t rs,		\
+		ptrdiff_t field, int idx, T *v, T expect, void *dst,		\
+		const void *src, size_t len, T newv)				\
 {										\
-	return rseqkit_load_cbne_memcpy_store_##sfx(kind, idx, v, expect, dst,	\
-						    src, len, newv);		\
+	return rseqkit__load_cbne_memcpy_store_##sfx##_at(rs, field, idx, v,	\
+						expect, dst, src, len, newv);	\
 }
 
 RSEQKIT__X86_OPS(u32, uint32_t, "l", "ir")
@@ -345,8 +342,8 @@ RSEQKIT__X86_OPS(u64, uint64_t, "q", "er")
 
 /* List pop (pointer width): see rseqkit_ref_load_cbeq_store_add_load_store_ptr. */
 static inline __attribute__((always_inline)) int
-rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind, int idx, intptr_t *v,
-					   intptr_t expectnot, long voffp, intptr_t *load)
+rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, int idx,
+		intptr_t *v, intptr_t expectnot, long voffp, intptr_t *load)
 {
 #if RSEQKIT__ASM_GOTO_OUTPUT
 	intptr_t head;
@@ -368,7 +365,7 @@ rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind, int idx, int
 		"movq %%rax, %[v]\n\t"
 		RSEQKIT__CS_END
 		: [head] "=&r" (head)
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v), [expectnot] "r" (expectnot),
 		  [voffp] "r" (voffp) RSEQKIT__INJ_IN
 #else
 		"movq %[v], %%rax\n\t"
@@ -382,7 +379,7 @@ rseqkit_load_cbeq_store_add_load_store_ptr(enum rseqkit_index kind, int idx, int
 		"movq %%rax, %[v]\n\t"
 		RSEQKIT__CS_END
 		: /* no outputs */
-		: RSEQKIT__CS_IN(kind, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v), [expectnot] "r" (expectnot),
 		  [voffp] "er" (voffp), [load] "m" (*load) RSEQKIT__INJ_IN
 #endif
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB
@@ -399,8 +396,8 @@ eq:
 
 /* Indirect add: see rseqkit_ref_load_add_load_load_add_store_ptr. */
 static inline __attribute__((always_inline)) int
-rseqkit_load_add_load_load_add_store_ptr(enum rseqkit_index kind, int idx, intptr_t *ptr,
-					 long off, intptr_t inc)
+rseqkit__load_add_load_load_add_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, int idx,
+		intptr_t *ptr, long off, intptr_t inc)
 {
 	RSEQKIT_INJECT_C(0);
 	__asm__ __volatile__ goto (
@@ -415,7 +412,7 @@ rseqkit_load_add_load_load_add_store_ptr(enum rseqkit_index kind, int idx, intpt
 		"addq %[inc], (%%rax)\n\t"
 		RSEQKIT__CS_END
 		: /* no outputs */
-		: RSEQKIT__CS_IN(kind, idx), [ptr] "m" (*ptr), [off] "er" (off),
+		: RSEQKIT__CS_IN(idx), [ptr] "m" (*ptr), [off] "er" (off),
 		  [inc] "er" (inc) RSEQKIT__INJ_IN
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB
 		: aborted);
