@@ -32,8 +32,12 @@ VM_TESTS ?=
 VM_FILTER ?=
 TAP_SUMMARY ?= tests/harness/tap-summary
 
-VM_ENV = O='$(O)' VM_TIMEOUT='$(VM_TIMEOUT)' VM_WALL='$(VM_WALL)' \
-	VM_TESTS='$(VM_TESTS)' VM_FILTER='$(VM_FILTER)' TAP_SUMMARY='$(abspath $(TAP_SUMMARY))'
+# Passed through the environment (quotes in values stay intact).
+VM_ENV = O='$(O)' TAP_SUMMARY='$(abspath $(TAP_SUMMARY))'
+vm-check vm-run: export VM_TIMEOUT := $(VM_TIMEOUT)
+vm-check vm-run: export VM_WALL := $(VM_WALL)
+vm-check vm-run: export VM_TESTS := $(VM_TESTS)
+vm-check vm-run: export VM_FILTER := $(VM_FILTER)
 
 # `make check` = check-host + vm-check (every scenario).
 CHECK_TARGETS += vm-check
@@ -80,10 +84,13 @@ vm-check: $(VM_STATIC_DEP)
 	if [ -n "$$failed" ]; then echo "vm-check: FAILED:$$failed ($$t s; logs in $(O)/vm/<scenario>/console.log)"; exit 1; fi; \
 	echo "vm-check: passed: $(or $(SCENARIO),$(VM_SCENARIOS)) ($$t s)"
 
+# RUN and EXTRA go through the environment: quotes inside RUN stay intact.
+vm-run: export VM_RUN = $(RUN)
+vm-run: export VM_EXTRA = $(EXTRA)
 vm-run:
-	@if [ -z '$(RUN)' ]; then echo 'usage: make vm-run [SCENARIO=v2] RUN="prog args" [EXTRA=dir]' >&2; exit 2; fi
+	@if [ -z "$$VM_RUN" ]; then echo 'usage: make vm-run [SCENARIO=v2] RUN="prog args" [EXTRA=dir]' >&2; exit 2; fi
 	@scripts/deps
-	@$(VM_ENV) vm/run-prog '$(or $(SCENARIO),v2)' '$(RUN)' '$(EXTRA)'
+	@$(VM_ENV) vm/run-prog '$(or $(SCENARIO),v2)' "$$VM_RUN" "$$VM_EXTRA"
 
 vm-clean:
 	rm -rf '$(O)/vm'
