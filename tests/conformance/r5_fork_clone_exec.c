@@ -103,7 +103,9 @@ static void r5_1(const char *mn)
 	tap_ok(t.reg_ret == 0 && t.ids_ok, "R5.1 %s: new thread registers its own area -> 0 (got %d)",
 	       mn, t.reg_ret);
 	if (!slice_on)
-		tap_skip("R5.1 %s: new thread has slice extensions off: parent has them off/unavailable", mn);
+		tap_skip("R5.1 %s: new thread has slice extensions off: %s", mn,
+			 parent.mode == CT_LEGACY ? "legacy mode has none (R4.5)" :
+			 "slice extensions unavailable on this kernel");
 	else
 		tap_ok(t.get_before == -1 && t.get_before_err == ENXIO && t.get_after == 0,
 		       "R5.1 %s: new thread: prctl GET -> ENXIO before registering, 0 after (got %s, %d)",
@@ -194,7 +196,9 @@ static void r5_2(const char *mn)
 					       "R5.2 V2: fork child keeps V2 mode (scribble + migration -> SIGSEGV)");
 	}
 	if (!slice_on)
-		tap_skip("R5.2 %s: fork keeps the slice enable state: slice extensions off/unavailable", mn);
+		tap_skip("R5.2 %s: fork keeps the slice enable state: %s", mn,
+			 parent.mode == CT_LEGACY ? "legacy mode has none (R4.5)" :
+			 "slice extensions unavailable on this kernel");
 	else
 		tap_fork_expect_exit(fork_slice, NULL, 0,
 				     "R5.2 %s: fork child keeps slice extensions enabled, no grant", mn);
