@@ -342,7 +342,7 @@ static void run_case(enum rseqkit_index k, enum inj j)
 	}
 	for (int i = 1; i <= 3; i++)
 		rseqkit_inject_loops[i] = (j == INJ_SPIN || j == INJ_SIGNAL || j == INJ_ALL) ?
-					  20 * i : 0;
+					  300 * i : 0;
 	stop_aux = 0;
 	stop_signals = 0;
 	stop_workers = 0;

@@ -117,13 +117,14 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 	"jmp %l[aborted]\n\t"						\
 	".popsection\n\t"
 
+/* Injection: a plain countdown (no pause: under a hypervisor, pause loops
+ * trigger pause-loop exits that stretch a spin to seconds). */
 #ifdef RSEQKIT_INJECT
 # define RSEQKIT__INJ(n)						\
 	"movl " #n "*4(%[inj]), %%ecx\n\t"				\
 	"testl %%ecx, %%ecx\n\t"					\
 	"jz 333f\n\t"							\
 	"222:\n\t"							\
-	"pause\n\t"							\
 	"decl %%ecx\n\t"						\
 	"jnz 222b\n\t"							\
 	"333:\n\t"
