@@ -13,6 +13,7 @@
  * to getcpu(2), and the mode says "unavailable" and why.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rseqkit/rseqkit.h>
@@ -23,6 +24,7 @@ static const char *const field_names[] = {
 
 int main(void)
 {
+	const char *tunables = getenv("GLIBC_TUNABLES");
 	struct rseqkit_mode m;
 	int ret;
 
@@ -50,6 +52,15 @@ int main(void)
 	printf("now on cpu %d, node %d, mm_cid %d\n", rseqkit_cpu(), rseqkit_node(),
 	       rseqkit_mm_cid());
 	printf("%s\n", m.reason);
+
+	/* Started by `rseqkit run` (glibc told to stay out): when rseq works,
+	 * the owner is rseqkit, with a V2 area on a V2 kernel. */
+	if (tunables && strstr(tunables, "glibc.pthread.rseq=0") && ret == 0 &&
+	    m.owner != RSEQKIT_OWNER_SELF) {
+		fprintf(stderr, "mode: glibc kept out, yet the owner is %s\n",
+			rseqkit_owner_name(m.owner));
+		return 1;
+	}
 
 	/* The decision is per process: every thread sees the same owner and mode. */
 	if (m.owner != RSEQKIT_OWNER_NONE && rseqkit_thread_register()) {
