@@ -12,7 +12,7 @@ int rseqkit_counter_init(struct rseqkit_counter *c, enum rseqkit_index kind)
 	if (!c || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID))
 		return -EINVAL;
 	c->nr_slots = rseqkit_percpu_nr_slots();
-	c->kind = kind;
+	c->kind = rseqkit_percpu_resolve(kind);
 	c->origin = 0;
 	c->slots = rseqkit__slots_alloc((size_t)c->nr_slots, sizeof(*c->slots));
 	return c->slots ? 0 : -ENOMEM;

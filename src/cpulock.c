@@ -12,7 +12,7 @@ int rseqkit_cpulock_init(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 	if (!l || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID))
 		return -EINVAL;
 	l->nr_slots = rseqkit_percpu_nr_slots();
-	l->kind = kind;
+	l->kind = rseqkit_percpu_resolve(kind);
 	l->slots = rseqkit__slots_alloc((size_t)l->nr_slots, sizeof(*l->slots));
 	return l->slots ? 0 : -ENOMEM;
 }

@@ -18,7 +18,7 @@ int rseqkit_freelist_init(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 	if (!fl || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID))
 		return -EINVAL;
 	fl->nr_slots = rseqkit_percpu_nr_slots();
-	fl->kind = kind;
+	fl->kind = rseqkit_percpu_resolve(kind);
 	fl->slots = rseqkit__slots_alloc((size_t)fl->nr_slots, sizeof(*fl->slots));
 	return fl->slots ? 0 : -ENOMEM;
 }

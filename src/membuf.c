@@ -16,7 +16,7 @@ int rseqkit_membuf_init(struct rseqkit_membuf *b, enum rseqkit_index kind, size_
 	    capacity > (1UL << 30) / item_size)
 		return -EINVAL;
 	b->nr_slots = rseqkit_percpu_nr_slots();
-	b->kind = kind;
+	b->kind = rseqkit_percpu_resolve(kind);
 	b->capacity = capacity;
 	b->item_size = item_size;
 	b->slots = rseqkit__slots_alloc((size_t)b->nr_slots, sizeof(*b->slots));

@@ -44,7 +44,7 @@ int rseqkit_pool_init(struct rseqkit_pool *pool, size_t range_bytes, enum rseqki
 		return -EINVAL;
 	pool->stride = (range_bytes + page - 1) / page * page;
 	pool->nr_slots = rseqkit_percpu_nr_slots();
-	pool->kind = kind;
+	pool->kind = rseqkit_percpu_resolve(kind);
 	pool->priv = calloc(1, sizeof(*pool->priv));
 	if (!pool->priv)
 		return -ENOMEM;

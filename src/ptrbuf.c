@@ -19,7 +19,7 @@ int rseqkit_ptrbuf_init(struct rseqkit_ptrbuf *b, enum rseqkit_index kind, size_
 	if (!b || !kind_ok(kind) || !capacity || capacity > (1ULL << 32))
 		return -EINVAL;
 	b->nr_slots = rseqkit_percpu_nr_slots();
-	b->kind = kind;
+	b->kind = rseqkit_percpu_resolve(kind);
 	b->capacity = capacity;
 	b->slots = rseqkit__slots_alloc((size_t)b->nr_slots, sizeof(*b->slots));
 	if (!b->slots)

@@ -30,7 +30,7 @@ struct rseqkit_counter_slot {
 
 struct rseqkit_counter {
 	struct rseqkit_counter_slot *slots;	/* rseqkit_percpu_nr_slots() of them */
-	enum rseqkit_index kind;
+	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
 	uint64_t origin;			/* sum at the last reset */
 };
@@ -48,7 +48,7 @@ RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
 static inline __attribute__((always_inline)) int
 rseqkit__counter_add_k(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_counter_slot *slots = c->slots;
 	int idx;
 

@@ -43,7 +43,7 @@ struct rseqkit_cpulock_slot {
 
 struct rseqkit_cpulock {
 	struct rseqkit_cpulock_slot *slots;
-	enum rseqkit_index kind;
+	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
 };
 
@@ -55,7 +55,7 @@ RSEQKIT_API void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l);
 static inline __attribute__((always_inline)) int
 rseqkit__cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_cpulock_slot *slots = l->slots;
 
 	for (;;) {

@@ -38,7 +38,7 @@ struct rseqkit_freelist_slot {
 
 struct rseqkit_freelist {
 	struct rseqkit_freelist_slot *slots;
-	enum rseqkit_index kind;
+	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
 };
 
@@ -66,7 +66,7 @@ rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 					      struct rseqkit_freelist_node *first,
 					      struct rseqkit_freelist_node *last, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
@@ -105,7 +105,7 @@ static inline int rseqkit_freelist_push(struct rseqkit_freelist *fl,
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit__freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
@@ -135,7 +135,7 @@ static inline struct rseqkit_freelist_node *rseqkit_freelist_pop(struct rseqkit_
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit__freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {

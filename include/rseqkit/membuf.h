@@ -36,7 +36,7 @@ struct rseqkit_membuf_slot {
 
 struct rseqkit_membuf {
 	struct rseqkit_membuf_slot *slots;
-	enum rseqkit_index kind;
+	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
 	uint64_t capacity;
 	size_t item_size;
@@ -59,7 +59,7 @@ RSEQKIT_API long rseqkit_membuf_drain(struct rseqkit_membuf *b, int idx, void *o
 static inline __attribute__((always_inline)) int
 rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
@@ -93,7 +93,7 @@ static inline int rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item
 static inline __attribute__((always_inline)) int
 rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 

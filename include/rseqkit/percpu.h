@@ -213,6 +213,31 @@ static inline struct rseqkit_percpu_ctx rseqkit_percpu_ctx(enum rseqkit_index ki
 	return c;
 }
 
+/*
+ * rseqkit_percpu_resolve() - the kind that is really used for kind in this
+ * process: RSEQKIT_INDEX_MM_CID becomes RSEQKIT_INDEX_CPU_ID when the
+ * mm_cid field is not usable. The data structures store the resolved kind
+ * at init, so their fast paths test nothing at run time.
+ */
+static inline enum rseqkit_index rseqkit_percpu_resolve(enum rseqkit_index kind)
+{
+	rseqkit_init();		/* idempotent; normally done by the constructor */
+	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID))
+		return RSEQKIT_INDEX_MM_CID;
+	return RSEQKIT_INDEX_CPU_ID;
+}
+
+/* The context of an already resolved kind (no test of the usable fields). */
+static inline struct rseqkit_percpu_ctx rseqkit__percpu_ctx_resolved(enum rseqkit_index kind)
+{
+	struct rseqkit_percpu_ctx c;
+
+	c.rs = rseqkit_rseq_offset;
+	c.mm = kind == RSEQKIT_INDEX_MM_CID;
+	c.field = c.rs + (c.mm ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID);
+	return c;
+}
+
 static inline int rseqkit_percpu_index_ctx(const struct rseqkit_percpu_ctx *c)
 {
 	if (c->mm) {

@@ -47,7 +47,7 @@ struct rseqkit__pool_priv;
 struct rseqkit_pool {
 	size_t stride;		/* bytes between instances (range per index) */
 	int nr_slots;		/* instances per object */
-	enum rseqkit_index kind;
+	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	struct rseqkit__pool_priv *priv;
 };
 

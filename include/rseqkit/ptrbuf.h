@@ -36,7 +36,7 @@ struct rseqkit_ptrbuf_slot {
 
 struct rseqkit_ptrbuf {
 	struct rseqkit_ptrbuf_slot *slots;
-	enum rseqkit_index kind;
+	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
 	uint64_t capacity;
 };
@@ -59,7 +59,7 @@ RSEQKIT_API long rseqkit_ptrbuf_drain(struct rseqkit_ptrbuf *b, int idx, void **
 static inline __attribute__((always_inline)) int
 rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
@@ -92,7 +92,7 @@ static inline int rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 static inline __attribute__((always_inline)) void *
 rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);
+	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {

@@ -136,6 +136,39 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 # define RSEQKIT__INJ_CLOB
 #endif
 
+/*
+ * asm goto with output operands (gcc >= 11, clang >= 11) lets the list pop
+ * hand the popped pointer back in a register instead of through memory,
+ * which takes a store-to-load forwarding off the pop-then-use path.
+ */
+#if (defined(__clang__) && __clang_major__ >= 11) || \
+    (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+# define RSEQKIT__ASM_GOTO_OUTPUT 1
+#else
+# define RSEQKIT__ASM_GOTO_OUTPUT 0
+#endif
+
+/*
+ * load_add_store declares its word as an output ("+m") when the compiler
+ * allows outputs, and then needs no "memory" clobber: the compiler keeps
+ * unrelated values in registers across the section (a counter add orders
+ * nothing else; relaxed). Without outputs, or with injection (the loops read
+ * memory the asm does not declare), it is a full compiler barrier.
+ */
+#if RSEQKIT__ASM_GOTO_OUTPUT
+# define RSEQKIT__ADD_OUT(v)	[v] "+m" (*(v))
+# define RSEQKIT__ADD_IN(v)
+# ifdef RSEQKIT_INJECT
+#  define RSEQKIT__ADD_CLOB	"memory", "cc"
+# else
+#  define RSEQKIT__ADD_CLOB	"cc"
+# endif
+#else
+# define RSEQKIT__ADD_OUT(v)
+# define RSEQKIT__ADD_IN(v)	[v] "m" (*(v)),
+# define RSEQKIT__ADD_CLOB	"memory", "cc"
+#endif
+
 #define RSEQKIT__CS_IN(idx)						\
 	[rs] "r" (rs), [field] "r" (field), [idx] "r" (idx)
 
@@ -187,10 +220,10 @@ rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,
 		RSEQKIT__INJ(3)							\
 		"add" W " %[count], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
-		: /* no outputs */						\
-		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
+		: RSEQKIT__ADD_OUT(v)						\
+		: RSEQKIT__ADD_IN(v) RSEQKIT__CS_IN(idx),			\
 		  [count] ADD (count) RSEQKIT__INJ_IN				\
-		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
+		: RSEQKIT__ADD_CLOB, "rax" RSEQKIT__INJ_CLOB			\
 		: aborted);							\
 	return 0;								\
 	RSEQKIT__ABORTED(rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
@@ -329,17 +362,6 @@ rseqkit__load_cbne_memcpy_store_release_##sfx##_at(ptrdiff_t rs,		\
 RSEQKIT__X86_OPS(u32, uint32_t, "l", "ir")
 RSEQKIT__X86_OPS(u64, uint64_t, "q", "er")
 
-/*
- * asm goto with output operands (gcc >= 11, clang >= 11) lets the list pop
- * hand the popped pointer back in a register instead of through memory,
- * which takes a store-to-load forwarding off the pop-then-use path.
- */
-#if (defined(__clang__) && __clang_major__ >= 11) || \
-    (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
-# define RSEQKIT__ASM_GOTO_OUTPUT 1
-#else
-# define RSEQKIT__ASM_GOTO_OUTPUT 0
-#endif
 
 /* List pop (pointer width): see rseqkit_ref_load_cbeq_store_add_load_store_ptr. */
 static inline __attribute__((always_inline)) int
