@@ -103,18 +103,39 @@ void *rseqkit__slots_alloc(size_t n, size_t sz)
 
 #define FB_LOCKS 256
 
+/* A lock word holds 0, or the token of the thread that holds it (the
+ * address of a thread-local variable: unique among the live threads). */
 static struct {
-	int v;
+	uintptr_t v;
 } __attribute__((aligned(RSEQKIT_CACHELINE))) fb_locks[FB_LOCKS];
 
 static __thread unsigned int fb_ops __attribute__((tls_model("initial-exec")));
 
-static int *fb_lock(int idx)
+static __thread char fb_token __attribute__((tls_model("initial-exec")));
+
+static uintptr_t *fb_lock(int idx)
 {
-	int *l = &fb_locks[(unsigned int)idx % FB_LOCKS].v;
+	uintptr_t *l = &fb_locks[(unsigned int)idx % FB_LOCKS].v;
+	uintptr_t me = (uintptr_t)&fb_token;
 	unsigned int spins = 0;
 
-	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+	/*
+	 * A signal handler that runs an operation on the index whose lock the
+	 * interrupted code holds would wait forever: say so instead. (With
+	 * rseq the handler's section simply aborts the interrupted one; the
+	 * fallbacks are async-signal-safe only for load_add_store.)
+	 */
+	if (__builtin_expect(__atomic_load_n(l, __ATOMIC_RELAXED) == me, 0))
+		RSEQKIT_FATAL("per-CPU operation in a signal handler on the index of the "
+			      "fallback operation it interrupted (no rseq: only "
+			      "load_add_store is async-signal-safe)");
+
+	for (;;) {
+		uintptr_t free_ = 0;
+
+		if (__atomic_compare_exchange_n(l, &free_, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			break;
 		/* Contended: another thread uses this index; move to the CPU we
 		 * are on for the next operations. */
 		fb_ops = 0;
@@ -128,7 +149,7 @@ static int *fb_lock(int idx)
 	return l;
 }
 
-static void fb_unlock(int *l)
+static void fb_unlock(uintptr_t *l)
 {
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
@@ -145,7 +166,7 @@ void rseqkit__fb_fence(int idx)
 
 #define FB_LOCKED(idx, call)						\
 	do {								\
-		int *l_ = fb_lock(idx);					\
+		uintptr_t *l_ = fb_lock(idx);					\
 		int r_ = (call);					\
 									\
 		fb_unlock(l_);						\
