@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (run_all(&o, ""))
 		return 1;
-	if (no_fb || o.filter)
+	if (no_fb)
 		return 0;
 	/* Re-run under a seccomp filter: rseq(2) -> ENOSYS, the fallbacks. */
 	fflush(NULL);

@@ -27,18 +27,25 @@
 int rseqkit_inject_loops[RSEQKIT_INJECT_POINTS];
 void (*rseqkit_inject_hook)(int point);
 
-/* 0 undecided, 1 rseq, 2 fallbacks. */
-static int fb_state;
+/* 0 undecided, RSEQKIT__PERCPU_RSEQ, RSEQKIT__PERCPU_FALLBACK. */
+int rseqkit__percpu_mode;
 
 int rseqkit_percpu_fallback(void)
 {
-	int s = __atomic_load_n(&fb_state, __ATOMIC_ACQUIRE);
+	int s = __atomic_load_n(&rseqkit__percpu_mode, __ATOMIC_ACQUIRE);
 
 	if (__builtin_expect(s != 0, 1))
-		return s == 2;
-	s = (!RSEQKIT_ARCH_HAS_PERCPU || rseqkit__mode()->owner == RSEQKIT_OWNER_NONE) ? 2 : 1;
-	__atomic_store_n(&fb_state, s, __ATOMIC_RELEASE);
-	return s == 2;
+		return s == RSEQKIT__PERCPU_FALLBACK;
+	s = (!RSEQKIT_ARCH_HAS_PERCPU || rseqkit__mode()->owner == RSEQKIT_OWNER_NONE) ?
+	    RSEQKIT__PERCPU_FALLBACK : RSEQKIT__PERCPU_RSEQ;
+	__atomic_store_n(&rseqkit__percpu_mode, s, __ATOMIC_RELEASE);
+	return s == RSEQKIT__PERCPU_FALLBACK;
+}
+
+/* Decide right after the registration constructor (101), before main(). */
+__attribute__((constructor(102))) static void percpu_ctor(void)
+{
+	rseqkit_percpu_fallback();
 }
 
 static int nr_slots;
@@ -164,9 +171,14 @@ void rseqkit__fb_fence(int idx)
 		fb_unlock(fb_lock(i));
 }
 
+static void fb_refresh_index(void);
+
 #define FB_LOCKED(idx, call)						\
 	do {								\
-		uintptr_t *l_ = fb_lock(idx);					\
+		uintptr_t *l_;						\
+									\
+		fb_refresh_index();					\
+		l_ = fb_lock(idx);					\
 		int r_ = (call);					\
 									\
 		fb_unlock(l_);						\
@@ -186,6 +198,7 @@ int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect, uint6
 int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count)
 {
 	(void)idx;
+	fb_refresh_index();
 	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -193,6 +206,7 @@ int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count)
 int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count)
 {
 	(void)idx;
+	fb_refresh_index();
 	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -252,11 +266,15 @@ int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *ptr, long of
  * test; refreshed every 64 fallback operations and after contention. */
 static void fb_refresh_index(void)
 {
+	if (__builtin_expect(fb_ops++ % 64 == 0, 0))
+		rseqkit__fb_refresh();
+}
+
+void rseqkit__fb_refresh(void)
+{
 	struct rseqkit_abi_rseq *rs;
 	int cpu;
 
-	if (fb_ops++ % 64)
-		return;
 	if (rseqkit__mode()->owner != RSEQKIT_OWNER_NONE)
 		return;		/* a kernel-maintained area: never write it */
 	cpu = sched_getcpu();
@@ -280,10 +298,8 @@ static void must_register(void)
 
 int rseqkit__percpu_aborted(void)
 {
-	if (rseqkit_percpu_fallback()) {
-		fb_refresh_index();
-		return 1;
-	}
+	if (rseqkit_percpu_fallback())
+		return 1;	/* the fallback functions refresh the index */
 	if ((int32_t)RSEQKIT_READ_ONCE_U32(rseqkit_thread_area()->cpu_id) < 0)
 		must_register();
 	return 0;

@@ -131,6 +131,13 @@ extern RSEQKIT_API int rseqkit_inject_loops[RSEQKIT_INJECT_POINTS];
 extern RSEQKIT_API void (*rseqkit_inject_hook)(int point);
 
 /* --- internals used by the inline code -------------------------------- */
+/* Process-wide choice, read by the abort paths only (the fast path never
+ * looks at it): 0 until decided (a constructor decides before main()). */
+#define RSEQKIT__PERCPU_RSEQ		1
+#define RSEQKIT__PERCPU_FALLBACK	2
+extern RSEQKIT_API int rseqkit__percpu_mode;
+/* Fallback mode: refresh the calling thread's cached index (sched_getcpu). */
+RSEQKIT_API void rseqkit__fb_refresh(void);
 RSEQKIT_API int rseqkit__percpu_index_slow(enum rseqkit_index kind);
 /* Abort path: returns 1 if the operation must run its fallback, 0 if the
  * caller must retry (the thread is registered now). */

@@ -172,9 +172,40 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 #define RSEQKIT__CS_IN(idx)						\
 	[rs] "r" (rs), [field] "r" (field), [idx] "r" (idx)
 
+/*
+ * The abort path. With the fallbacks (decided once per process) every
+ * operation lands here, so the common case is tested first and costs one
+ * load; otherwise rseqkit__percpu_aborted() registers the thread if needed
+ * and the caller retries.
+ */
 #define RSEQKIT__ABORTED(fallback)					\
 aborted:								\
 	RSEQKIT_INJECT_C(4);						\
+	if (__builtin_expect(rseqkit__percpu_mode == RSEQKIT__PERCPU_FALLBACK, 1) || \
+	    rseqkit__percpu_aborted())					\
+		return fallback;					\
+	return -EAGAIN
+
+/* Thread-local tick of the inline atomic-add fallback (each object file has
+ * its own: static, so no TLS symbol crosses the library boundary). */
+#ifdef __cplusplus
+# define RSEQKIT__TLS thread_local
+#else
+# define RSEQKIT__TLS _Thread_local
+#endif
+static RSEQKIT__TLS unsigned int rseqkit__fb_tick __attribute__((unused));
+
+/* load_add_store's fallback is one atomic add: inline, index refreshed every
+ * 64 operations. */
+#define RSEQKIT__ABORTED_ADD(v, count, idx, fallback)			\
+aborted:								\
+	RSEQKIT_INJECT_C(4);						\
+	if (__builtin_expect(rseqkit__percpu_mode == RSEQKIT__PERCPU_FALLBACK, 1)) { \
+		if (__builtin_expect(rseqkit__fb_tick++ % 64 == 0, 0))	\
+			rseqkit__fb_refresh();				\
+		__atomic_fetch_add(v, count, __ATOMIC_RELAXED);		\
+		return 0;						\
+	}								\
 	if (rseqkit__percpu_aborted())					\
 		return fallback;					\
 	return -EAGAIN
@@ -226,7 +257,8 @@ rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,
 		: RSEQKIT__ADD_CLOB, "rax" RSEQKIT__INJ_CLOB			\
 		: aborted);							\
 	return 0;								\
-	RSEQKIT__ABORTED(rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
+	RSEQKIT__ABORTED_ADD(v, count, idx,					\
+			     rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
