@@ -60,7 +60,8 @@ rseqkit__counter_add_k(struct rseqkit_counter *c, int64_t n, enum rseqkit_index 
 }
 
 /* Add n on the calling thread's index; returns the index used. */
-static inline int rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
+static inline __attribute__((always_inline)) int
+rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(c->kind == RSEQKIT_INDEX_CPU_ID, 1))

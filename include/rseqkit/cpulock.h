@@ -74,7 +74,8 @@ rseqkit__cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 
 /* Take the lock of the calling thread's index, or return -EBUSY if it is
  * held. Returns the index locked. */
-static inline int rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
+static inline __attribute__((always_inline)) int
+rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
@@ -83,7 +84,8 @@ static inline int rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 }
 
 /* Take the lock of the calling thread's index; returns the index. */
-static inline int rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
+static inline __attribute__((always_inline)) int
+rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 {
 	unsigned int spins = 0;
 	int idx;
@@ -98,7 +100,8 @@ static inline int rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 	return idx;
 }
 
-static inline void rseqkit_cpulock_unlock(struct rseqkit_cpulock *l, int idx)
+static inline __attribute__((always_inline)) void
+rseqkit_cpulock_unlock(struct rseqkit_cpulock *l, int idx)
 {
 	__atomic_store_n(&l->slots[idx].locked, 0, __ATOMIC_RELEASE);
 	RSEQKIT_CPULOCK_SLICE_END();

@@ -63,8 +63,8 @@ RSEQKIT_API int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 
 static inline __attribute__((always_inline)) int
 rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
-					      struct rseqkit_freelist_node *first,
-					      struct rseqkit_freelist_node *last, enum rseqkit_index kind)
+			       struct rseqkit_freelist_node *first,
+			       struct rseqkit_freelist_node *last, enum rseqkit_index kind)
 {
 	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
@@ -86,9 +86,10 @@ rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 }
 
 /* Push the chain first..last (last->next is overwritten); returns the index. */
-static inline int rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
-					      struct rseqkit_freelist_node *first,
-					      struct rseqkit_freelist_node *last)
+static inline __attribute__((always_inline)) int
+rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
+			    struct rseqkit_freelist_node *first,
+			    struct rseqkit_freelist_node *last)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
@@ -96,8 +97,9 @@ static inline int rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 	return rseqkit__freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_MM_CID);
 }
 
-static inline int rseqkit_freelist_push(struct rseqkit_freelist *fl,
-					struct rseqkit_freelist_node *node)
+static inline __attribute__((always_inline)) int
+rseqkit_freelist_push(struct rseqkit_freelist *fl,
+		      struct rseqkit_freelist_node *node)
 {
 	return rseqkit_freelist_push_batch(fl, node, node);
 }
@@ -124,7 +126,8 @@ rseqkit__freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 }
 
 /* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
-static inline struct rseqkit_freelist_node *rseqkit_freelist_pop(struct rseqkit_freelist *fl)
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
@@ -152,7 +155,8 @@ rseqkit__freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind
 }
 
 /* Detach the calling CPU's whole list (NULL if empty). */
-static inline struct rseqkit_freelist_node *rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))

@@ -82,7 +82,8 @@ rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_
 }
 
 /* Copy item (item_size bytes) onto the calling CPU's buffer: 0 or -ENOSPC. */
-static inline int rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
+static inline __attribute__((always_inline)) int
+rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
@@ -117,7 +118,8 @@ rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index k
 
 /* Copy the calling CPU's top item into item and remove it: 0, or -ENOENT
  * when empty. */
-static inline int rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
+static inline __attribute__((always_inline)) int
+rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))

@@ -142,8 +142,10 @@ RSEQKIT_API int rseqkit__percpu_index_slow(enum rseqkit_index kind);
 /* Abort path: returns 1 if the operation must run its fallback, 0 if the
  * caller must retry (the thread is registered now). */
 RSEQKIT_API int rseqkit__percpu_aborted(void);
-RSEQKIT_API int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect, uint32_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect, uint64_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
+		uint32_t newv);
+RSEQKIT_API int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
+		uint64_t newv);
 RSEQKIT_API int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count);
 RSEQKIT_API int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count);
 RSEQKIT_API int rseqkit__fb_load_cbne_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,

@@ -81,7 +81,8 @@ rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kin
 }
 
 /* Push p on the calling CPU's buffer: 0, or -ENOSPC when it is full. */
-static inline int rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
+static inline __attribute__((always_inline)) int
+rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
@@ -114,7 +115,8 @@ rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 }
 
 /* Pop the calling CPU's most recent pointer; NULL when empty. */
-static inline void *rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
+static inline __attribute__((always_inline)) void *
+rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
