@@ -12,6 +12,11 @@
  *   base_atomic_shared       lock xadd on one counter shared by all threads
  *   base_atomic_getcpu       sched_getcpu() + lock xadd on that CPU's slot
  *   base_tls_inc             increment of a thread-local counter
+ *   diag_line_rtt            not an operation: the round trip of a cache line
+ *                            between the first two CPUs (two threads taking
+ *                            turns), i.e. what contention costs here; on a
+ *                            VM whose vCPUs are not co-scheduled it is
+ *                            microseconds and "2 threads" barely overlap
  *   fallback_*               the same with rseq unavailable: the program
  *                            re-runs itself under a seccomp filter (rseq(2)
  *                            -> ENOSYS), rows named fallback_...
@@ -135,6 +140,30 @@ static void atomic_getcpu(void *c, int tid, long n)
 		__atomic_fetch_add(&slots[sched_getcpu()].v, 1, __ATOMIC_RELAXED);
 }
 
+/* Two threads pass a token through one cache line, n times each. */
+static volatile long token __attribute__((aligned(64)));
+
+static void line_rtt(void *c, int tid, long n)
+{
+	(void)c;
+	if (tid == 0)
+		token = 0;
+	for (long i = 0; i < n; i++) {
+		long want = 2 * i + tid;
+
+		while (token != want)
+			;
+		token = want + 1;
+	}
+}
+
+static void line_rtt_reset(void *c, int t)
+{
+	(void)c;
+	(void)t;
+	token = 0;
+}
+
 static void tls_inc(void *c, int tid, long n)
 {
 	(void)c;
@@ -203,6 +232,14 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 			continue;
 		snprintf(name, sizeof(name), "%s%s", prefix, cases[i].name);
 		bench_case(o, BENCH, name, cases[i].fn, cases[i].ctx, NULL, 0, NULL);
+	}
+	if (!fb && rseqkit_percpu_nr_slots() >= 2) {
+		struct bench_opts one = *o;
+
+		/* Per pass: one hand-off each way; few passes (slow on VMs). */
+		one.ops = o->ops / 100 > 0 ? o->ops / 100 : 1;
+		one.reps = o->reps < 5 ? o->reps : 5;
+		bench_case(&one, BENCH, "diag_line_rtt", line_rtt, NULL, line_rtt_reset, 2, NULL);
 	}
 	return 0;
 }
