@@ -4,6 +4,7 @@
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +39,12 @@ static void decide(void)
 		return;
 	}
 	method = RSEQKIT_FENCE_AFFINITY;
+	/* Test knob: exercise the method used on kernels without the RSEQ
+	 * membarrier (< 5.10). */
+	if (secure_getenv("RSEQKIT_FENCE_AFFINITY")) {
+		mb_error = EOPNOTSUPP;
+		return;
+	}
 	mask = sys_membarrier(RK_MEMBARRIER_CMD_QUERY, 0, 0);
 	if (mask < 0) {
 		mb_error = errno;

@@ -20,6 +20,8 @@
  *       aborts its critical section. Slower (two context switches per CPU).
  *   no rseq (fallbacks): takes and releases the fallback lock of the index
  *       (all of them for cpu < 0), which waits for the operation in flight.
+ * The environment variable RSEQKIT_FENCE_AFFINITY (any value; ignored in
+ * set-uid programs) forces the affinity method, for tests.
  */
 #ifndef RSEQKIT_MEMBARRIER_H
 #define RSEQKIT_MEMBARRIER_H

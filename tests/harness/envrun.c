@@ -64,7 +64,8 @@ static void relay(const char *env, char *line)
 	}
 }
 
-static void run_child(const char *env, int argc, char **argv)
+static void run_child(const char *env, const char *base, const char *var, int argc,
+		      char **argv)
 {
 	char **args = calloc((size_t)argc + 3, sizeof(*args));
 	char line[2048];
@@ -85,11 +86,13 @@ static void run_child(const char *env, int argc, char **argv)
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
 		close(fds[0]);
-		if (!strcmp(env, "self"))
+		if (var)
+			putenv((char *)var);
+		if (!strcmp(base, "self"))
 			setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
 		else
 			unsetenv("GLIBC_TUNABLES");
-		if (!strcmp(env, "none")) {
+		if (!strcmp(base, "none")) {
 			if (seccomp_norseq_install()) {
 				printf("1..0 # SKIP seccomp filter cannot be installed\n");
 				_exit(TAP_EXIT_SKIP);
@@ -116,6 +119,11 @@ static void run_child(const char *env, int argc, char **argv)
 
 int envrun_main(int argc, char **argv, envrun_body body)
 {
+	return envrun_main_extra(argc, argv, body, NULL);
+}
+
+int envrun_main_extra(int argc, char **argv, envrun_body body, const char *const *extra)
+{
 	static const char *envs[] = { "glibc", "self", "none" };
 	const char *only = NULL;
 
@@ -133,6 +141,16 @@ int envrun_main(int argc, char **argv, envrun_body body)
 	}
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++)
 		if (!only || !strcmp(only, envs[i]))
-			run_child(envs[i], argc, argv);
+			run_child(envs[i], envs[i], NULL, argc, argv);
+	for (; extra && *extra; extra++) {
+		char name[64], base[16];
+		const char *var;
+
+		if (sscanf(*extra, "%63[^:]:%15[^:]:", name, base) != 2 ||
+		    !(var = strchr(strchr(*extra, ':') + 1, ':')))
+			tap_bail("envrun: bad extra environment '%s'", *extra);
+		if (!only || !strcmp(only, name))
+			run_child(name, base, var + 1, argc, argv);
+	}
 	return tap_done();
 }

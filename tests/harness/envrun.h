@@ -25,6 +25,13 @@ typedef void (*envrun_body)(const char *env, int argc, char **argv);
 /* Returns the exit status for main(). */
 int envrun_main(int argc, char **argv, envrun_body body);
 
+/*
+ * Same, plus extra environments, each "NAME:BASE:VAR=VALUE": a child set up
+ * like BASE (glibc, self or none) with VAR=VALUE in its environment, whose
+ * body sees env NAME. The list ends with NULL.
+ */
+int envrun_main_extra(int argc, char **argv, envrun_body body, const char *const *extra);
+
 /* The environment of the calling (child) process: "glibc", "self", "none". */
 const char *envrun_env(void);
 /* True if argv has the argument arg. */

@@ -5,7 +5,9 @@
  * (injection point 1), is aborted by rseqkit_membarrier_fence() on that CPU
  * (on an idle machine nothing else would abort it: it is neither preempted
  * nor signalled; on a loaded one preemption may abort it first).
- * Also rseqkit_prepare_unload(). In the three environments.
+ * Also rseqkit_prepare_unload(). In the three environments, plus
+ * "affinity": glibc-owned with RSEQKIT_FENCE_AFFINITY, the method used on
+ * kernels without the RSEQ membarrier (the fence visits the CPU).
  */
 #define RSEQKIT_INJECT
 #include <errno.h>
@@ -105,6 +107,9 @@ static void body(const char *env, int argc, char **argv)
 	if (!strcmp(env, "none"))
 		tap_ok(method == RSEQKIT_FENCE_FALLBACK_LOCKS,
 		       "no rseq: fences wait on the fallback locks");
+	else if (!strcmp(env, "affinity"))
+		tap_ok(method == RSEQKIT_FENCE_AFFINITY && err == EOPNOTSUPP,
+		       "RSEQKIT_FENCE_AFFINITY: the affinity method, error EOPNOTSUPP");
 	else
 		tap_ok(method == RSEQKIT_FENCE_MEMBARRIER_RSEQ ||
 		       (method == RSEQKIT_FENCE_AFFINITY && err),
@@ -121,5 +126,9 @@ static void body(const char *env, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	return envrun_main(argc, argv, body);
+	static const char *const extra[] = {
+		"affinity:glibc:RSEQKIT_FENCE_AFFINITY=1", NULL
+	};
+
+	return envrun_main_extra(argc, argv, body, extra);
 }
