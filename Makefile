@@ -15,6 +15,16 @@ ifneq ($(CI),)
 WERROR := 1
 endif
 
+# Kernel-style quiet build; V=1 shows the commands.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @printf '  %-7s %s\n'
+endif
+
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_DESCRIBE := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -75,31 +85,38 @@ deps:
 define VARIANT
 $(1)/obj/%.o: %.c $(HEADERS) $(wildcard tests/harness/*.h bench/*.h) Makefile
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -fPIC -fvisibility=hidden $$(CFLAGS) -c -o $$@ $$<
+	$(say) CC $$@
+	$(Q)$$(CC) $(2) -fPIC -fvisibility=hidden $$(CFLAGS) -c -o $$@ $$<
 
 $(1)/lib/librseqkit.a: $(LIB_SRCS:%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
-	rm -f $$@ && $$(AR) rcs $$@ $$^
+	$(say) AR $$@
+	$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
 
 $(1)/lib/libtap.a: $(HARNESS_SRCS:%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
-	rm -f $$@ && $$(AR) rcs $$@ $$^
+	$(say) AR $$@
+	$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
 
 $(1)/bin/rseqkit: $(TOOL_SRCS:%.c=$(1)/obj/%.o) $(1)/lib/librseqkit.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -o $$@ $(TOOL_SRCS:%.c=$(1)/obj/%.o) $(1)/lib/librseqkit.a $(3)
+	$(say) LD $$@
+	$(Q)$$(CC) $$(CFLAGS) -o $$@ $(TOOL_SRCS:%.c=$(1)/obj/%.o) $(1)/lib/librseqkit.a $(3)
 
 $(1)/tests/%: $(1)/obj/tests/%.o $(1)/lib/libtap.a $(1)/lib/librseqkit.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libtap.a $(1)/lib/librseqkit.a $(3) -lm
+	$(say) LD $$@
+	$(Q)$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libtap.a $(1)/lib/librseqkit.a $(3) -lm
 
 $(1)/lib/libbench.a: $(BENCH_LIB_SRCS:%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
-	rm -f $$@ && $$(AR) rcs $$@ $$^
+	$(say) AR $$@
+	$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
 
 $(1)/bench/%: $(1)/obj/bench/%.o $(1)/lib/libbench.a $(1)/lib/libtap.a $(1)/lib/librseqkit.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libbench.a $(1)/lib/libtap.a $(1)/lib/librseqkit.a \
+	$(say) LD $$@
+	$(Q)$$(CC) $$(CFLAGS) -o $$@ $$< $(1)/lib/libbench.a $(1)/lib/libtap.a $(1)/lib/librseqkit.a \
 		$(3) -lm
 endef
 
@@ -109,7 +126,8 @@ $(eval $(call VARIANT,$(O)/static,$(STATIC_CFLAGS),$(STATIC_LDFLAGS)))
 # mk/install.mk adds the symbol version script (LIB_SO_LDFLAGS, LIB_SO_DEPS).
 $(O)/lib/librseqkit.so: $(LIB_SRCS:%.c=$(O)/obj/%.o) $(LIB_SO_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,librseqkit.so.$(SOVERSION) $(LIB_SO_LDFLAGS) -o $@ \
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,librseqkit.so.$(SOVERSION) $(LIB_SO_LDFLAGS) -o $@ \
 		$(LIB_SRCS:%.c=$(O)/obj/%.o) $(HOST_LDFLAGS)
 
 # Keep the objects: they are shared by several programs.
@@ -161,5 +179,5 @@ help:
 	@echo "  make check-host   host tests only"
 	@echo "  make check-long   long stress sweeps"
 	@echo "  make bench        benchmarks"
-	@echo "  options: O=dir  SANITIZE=address,undefined  WERROR=1  CC=clang"
+	@echo "  options: O=dir  SANITIZE=address,undefined  WERROR=1  CC=clang  V=1"
 	@$(if $(HELP_EXTRA),printf '%s\n' $(HELP_EXTRA))
