@@ -441,8 +441,14 @@ static void body(const char *env, int argc, char **argv)
 	case_ms = lng ? 3000 : (tap_in_vm() ? 400 : 150);
 	if (getenv("RSEQKIT_STRESS_MS"))
 		case_ms = atol(getenv("RSEQKIT_STRESS_MS"));
-	tap_diag("%s: %s, %d slots, %s tier: %d threads, >= %ld iterations and >= %ld ms "
-		 "per case", env, rseqkit_percpu_fallback() ? "fallbacks" : "rseq",
+	struct rseqkit_mode m;
+
+	rseqkit_get_mode(&m);
+	tap_diag("%s: %s (owner %s, %s mode, mm_cid %s), %d slots, %s tier: %d threads, >= %ld "
+		 "iterations and >= %ld ms per case", env,
+		 rseqkit_percpu_fallback() ? "fallbacks" : "rseq", rseqkit_owner_name(m.owner),
+		 rseqkit_abi_mode_name(m.abi),
+		 (m.fields & RSEQKIT_FIELD_MM_CID) ? "usable" : "not usable",
 		 rseqkit_percpu_nr_slots(), lng ? "long" : "short", nthreads, iters, case_ms);
 	srand((unsigned int)time(NULL));
 	for (int k = 0; k < 2; k++)

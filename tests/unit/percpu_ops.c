@@ -328,8 +328,14 @@ static void body(const char *env, int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	rseqkit_init();
 	fallback = rseqkit_percpu_fallback();
-	tap_diag("environment %s: %s, nr_slots %d, %d allowed CPUs", env,
-		 fallback ? "fallbacks" : "rseq", rseqkit_percpu_nr_slots(), ncpu);
+	{
+		struct rseqkit_mode m;
+
+		rseqkit_get_mode(&m);
+		tap_diag("environment %s: %s (owner %s, %s mode), nr_slots %d, %d allowed CPUs",
+			 env, fallback ? "fallbacks" : "rseq", rseqkit_owner_name(m.owner),
+			 rseqkit_abi_mode_name(m.abi), rseqkit_percpu_nr_slots(), ncpu);
+	}
 	tap_ok(fallback == !strcmp(env, "none"), "%s: fallbacks %s", env,
 	       fallback ? "in use" : "not in use");
 	/* Pin to the highest allowed CPU so cpu and mm_cid differ. */
