@@ -21,9 +21,14 @@
  *                            re-runs itself under a seccomp filter (rseq(2)
  *                            -> ENOSYS), rows named fallback_...
  *
+ *   self_*                   when glibc owns a legacy registration (mm_cid
+ *                            not usable), the add cases again with rseqkit's
+ *                            own registration (GLIBC_TUNABLES=glibc.pthread.
+ *                            rseq=0), where mm_cid is usable on kernels >= 6.3
+ *
  * Default run: threads 1 and 2, 21 repetitions of 1M operations per thread
- * (about 30 s in all). Options: bench/bench.h; --no-fallback skips the
- * re-run; --fallback-only is that re-run.
+ * (about 15-30 s in all). Options: bench/bench.h; --no-fallback skips both
+ * re-runs; --fallback-only / --self-only are the re-runs.
  */
 #include <errno.h>
 #include <sched.h>
@@ -213,7 +218,7 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 		{ "base_atomic_getcpu", atomic_getcpu, NULL, false },
 		{ "base_tls_inc", tls_inc, NULL, false },
 	};
-	bool fb = prefix[0] != 0;
+	bool fb = !strcmp(prefix, "fallback_"), self = !strcmp(prefix, "self_");
 
 	if (rseqkit_counter_init(&ctr_cpu, RSEQKIT_INDEX_CPU_ID) ||
 	    rseqkit_counter_init(&ctr_mm, RSEQKIT_INDEX_MM_CID) ||
@@ -228,12 +233,12 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char name[64];
 
-		if (fb && !cases[i].fallback)
+		if ((fb && !cases[i].fallback) || (self && strstr(cases[i].name, "add") == NULL))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", prefix, cases[i].name);
 		bench_case(o, BENCH, name, cases[i].fn, cases[i].ctx, NULL, 0, NULL);
 	}
-	if (!fb && rseqkit_percpu_nr_slots() >= 2) {
+	if (!prefix[0] && rseqkit_percpu_nr_slots() >= 2) {
 		struct bench_opts one = *o;
 
 		/* Per pass: one hand-off each way; few passes (slow on VMs). */
@@ -244,21 +249,49 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Re-run this program with --MODE-only, under the seccomp filter (no rseq)
+ * or with glibc's registration disabled (self-owned). */
+static int rerun(int argc, char **argv, const char *mode)
 {
-	struct bench_opts o;
-	int i;
-	bool no_fb = false, fb_only = false;
-	struct rseqkit_mode m;
 	int status;
 	pid_t pid;
 
-	bench_parse(&o, argc, argv, " [--no-fallback] [--fallback-only]");
-	for (i = 1; i < argc; i++) {
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char **args = calloc((size_t)argc + 2, sizeof(*args));
+
+		for (int k = 0; k < argc; k++)
+			args[k] = argv[k];
+		args[argc] = strcmp(mode, "fallback") ? "--self-only" : "--fallback-only";
+		if (!strcmp(mode, "fallback") && seccomp_norseq_install()) {
+			fprintf(stderr, "%s: seccomp filter: cannot install, no fallback rows\n", BENCH);
+			_exit(0);
+		}
+		if (!strcmp(mode, "self"))
+			setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int main(int argc, char **argv)
+{
+	bool no_fb = false, fb_only = false, self_only = false;
+	struct bench_opts o;
+	struct rseqkit_mode m;
+	int ret;
+
+	bench_parse(&o, argc, argv, " [--no-fallback] [--fallback-only] [--self-only]");
+	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-fallback"))
 			no_fb = true;
 		else if (!strcmp(argv[i], "--fallback-only"))
 			fb_only = true;
+		else if (!strcmp(argv[i], "--self-only"))
+			self_only = true;
 	}
 	rseqkit_get_mode(&m);
 	if (fb_only) {
@@ -267,6 +300,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		return run_all(&o, "fallback_");
+	}
+	if (self_only) {
+		printf("# self-owned: owner %s, mode %s, mm_cid %s\n", rseqkit_owner_name(m.owner),
+		       rseqkit_abi_mode_name(m.abi),
+		       (m.fields & RSEQKIT_FIELD_MM_CID) ? "usable" : "not usable");
+		fflush(stdout);
+		return run_all(&o, "self_");
 	}
 	bench_banner(BENCH);
 	printf("# rseq: owner %s, mode %s, mm_cid %s\n", rseqkit_owner_name(m.owner),
@@ -277,22 +317,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (no_fb)
 		return 0;
-	/* Re-run under a seccomp filter: rseq(2) -> ENOSYS, the fallbacks. */
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		char **args = calloc((size_t)argc + 2, sizeof(*args));
-
-		for (int k = 0; k < argc; k++)
-			args[k] = argv[k];
-		args[argc] = "--fallback-only";
-		if (seccomp_norseq_install()) {
-			fprintf(stderr, "%s: seccomp filter: cannot install, no fallback rows\n", BENCH);
-			_exit(0);
-		}
-		execv("/proc/self/exe", args);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	ret = rerun(argc, argv, "fallback");
+	if (!ret && m.owner == RSEQKIT_OWNER_LIBC && !(m.fields & RSEQKIT_FIELD_MM_CID))
+		ret = rerun(argc, argv, "self");
+	return ret;
 }
