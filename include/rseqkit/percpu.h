@@ -59,6 +59,30 @@
  * library's registration), running a per-CPU operation in it is a fatal
  * error (rseqkit__fatal: the result could not be correct).
  *
+ * Signals. With rseq every operation is async-signal-safe: a handler's
+ * operation aborts the one it interrupted, which retries. With the
+ * fallbacks only load_add_store is (one atomic instruction); a handler that
+ * runs another operation on the index whose fallback lock its thread holds
+ * is reported as a fatal error instead of hanging.
+ *
+ * Ordering. Every operation is a compiler barrier ("memory" clobber) except
+ * load_add_store when the compiler supports asm goto outputs (gcc/clang
+ * >= 11), which is relaxed. On x86 the stores are release stores (TSO), so
+ * the _release variants are the same instructions; other architectures
+ * will differ.
+ *
+ * Processes. cpu_id-indexed data in shared memory works across processes
+ * with rseq (a CPU runs one thread at a time); mm_cid is per process, and
+ * the fallback locks are per process, so across processes only
+ * load_add_store (atomic add) is correct without rseq.
+ *
+ * Loops. rseqkit_percpu_ctx() resolves a kind once (offsets of the index
+ * and of the checked field); the rseqkit_*_ctx() variants of the operations
+ * take it, so a loop keeps them in registers. The data structures store
+ * rseqkit_percpu_resolve(kind) (RSEQKIT_INDEX_MM_CID becomes
+ * RSEQKIT_INDEX_CPU_ID when mm_cid is not usable) and dispatch on it, so
+ * their fast paths test nothing at run time.
+ *
  * Cross-CPU access (drain, steal, resize): see rseqkit/membarrier.h. The
  * protocol is: (1) compare-and-swap the slot's commit word to a "stopped"
  * value that makes every operation on it fail its comparison, (2) fence the
@@ -67,8 +91,11 @@
  * again: if it is still "stopped", no critical section committed since (1)
  * and none can until the word changes, so the slot may be read and written
  * with ordinary atomics; otherwise a section committed between (1) and (2):
- * go back to (1). (4) Publish the slot's new state with a store-release.
- * rseqkit_freelist_drain() and rseqkit_ptrbuf_drain() implement it.
+ * go back to (1). (4) Publish the slot's new state with a store-release;
+ * if an operation can commit the stopped value itself (a list pop that
+ * meets a self-linked sentinel), publish with compare-and-swap + fence and
+ * repeat until the stopped value stays gone. rseqkit_freelist_drain(),
+ * rseqkit_ptrbuf_drain() and rseqkit_membuf_drain() implement it.
  *
  * Injection points (stress tests): define RSEQKIT_INJECT before including
  * this header. Point 0 is in C between reading the index and entering the
