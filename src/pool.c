@@ -86,6 +86,8 @@ static struct range *new_range(struct rseqkit_pool *pool)
 		free(r);
 		return NULL;
 	}
+	/* A transparent huge page would populate many indices at once. */
+	madvise(r->base, pool->stride * (size_t)pool->nr_slots, MADV_NOHUGEPAGE);
 	r->next = pool->priv->ranges;
 	pool->priv->ranges = r;
 	return r;
