@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * B4: how time slice extension grants behave. Workers use the library's
+ * rseqkit_slice_begin()/end() around short critical sections under
+ * preemption pressure (two per CPU, a noise thread per CPU waking every
+ * 50 us); one section in 64 makes a system call inside (ends its grant:
+ * "syscall") and one in 512 outlives the limit (ends by "expiry"). The
+ * kernel's tracepoints rseq:rseq_slice_grant and rseq:rseq_slice_end (ours;
+ * upstream has none) give every grant's duration and how it ended, so the
+ * histogram is measured, not guessed from timer events; the R4.6 counters
+ * are shown next to it.
+ *
+ * Options: --quick (2 s), --seconds S (default 5), --csv FILE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rseqkit/kstats.h>
+#include <rseqkit/slice.h>
+#include "tap.h"
+
+#define BENCH "b4_grants"
+#define MAX_WORKERS 16
+#define NBUCKETS 12		/* < 256 ns, then powers of two up to >= 256 us */
+
+enum reason { R_YIELD, R_SYSCALL, R_EXPIRY, R_REVOKE, NR_REASONS };
+static const char *const reason_names[] = { "yield", "syscall", "expiry", "revocation" };
+
+static const char *tracing;
+static volatile int stop;
+
+static int write_file(const char *rel, const char *text)
+{
+	char path[256];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", tracing, rel);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static const char *find_tracing(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[256];
+
+	mount("nodev", dirs[0], "tracefs", 0, NULL);	/* harmless if mounted */
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events/rseq/rseq_slice_end", dirs[i]);
+		if (access(path, F_OK) == 0)
+			return dirs[i];
+	}
+	return NULL;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *noise_fn(void *p)
+{
+	struct timespec ts = { 0, 50000 };
+
+	pin((int)(intptr_t)p);
+	while (!stop)
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+	return NULL;
+}
+
+static void *worker_fn(void *p)
+{
+	unsigned long n = 0;
+
+	pin((int)(intptr_t)p);
+	while (!stop) {
+		rseqkit_slice_begin();
+		if ((n & 511) == 511) {
+			uint64_t end = tap_now_ns() + 200000;
+
+			while (tap_now_ns() < end)	/* outlive slice_ext_nsec */
+				;
+		} else {
+			for (volatile int i = 0; i < 200; i++)
+				;
+		}
+		if ((n & 63) == 63)
+			syscall(SYS_getppid);		/* ends a grant: "syscall" */
+		rseqkit_slice_end();
+		n++;
+	}
+	return NULL;
+}
+
+static int bucket_of(unsigned long long ns)
+{
+	int b = 0;
+
+	for (unsigned long long lim = 256; b < NBUCKETS - 1 && ns >= lim; lim <<= 1)
+		b++;
+	return b;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long hist[NBUCKETS][NR_REASONS] = { { 0 } }, total[NR_REASONS] = { 0 };
+	unsigned long grants = 0, ends = 0;
+	pthread_t w[MAX_WORKERS], nz[MAX_WORKERS];
+	struct rseqkit_slice_info info;
+	struct rseqkit_kstats a, b, d;
+	const char *csv = NULL;
+	double seconds = 5;
+	int ncpu, nw, have_stats;
+	char path[256], line[512];
+	FILE *f;
+
+	tap_reexec_without_glibc_rseq(argv);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			seconds = 2;
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+			csv = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--quick] [--seconds S] [--csv FILE]\n", argv[0]);
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
+	}
+	if (seconds <= 0 || seconds > 600) {
+		fprintf(stderr, "%s: --seconds must be in (0, 600]\n", BENCH);
+		return 2;
+	}
+	rseqkit_slice_get_info(&info);
+	printf("# %s: slice policy: %s\n", BENCH, info.reason);
+	if (!info.on) {
+		printf("%s: extensions are off in this process: nothing to measure\n", BENCH);
+		return 0;
+	}
+	tracing = find_tracing();
+	if (!tracing)
+		printf("# no rseq tracepoints (tracefs not mounted, or a kernel without "
+		       "CONFIG_FTRACE): counters only\n");
+	else {
+		write_file("tracing_on", "0");
+		write_file("trace", "");
+		write_file("buffer_size_kb", "8192");
+		write_file("events/rseq/rseq_slice_grant/enable", "1");
+		write_file("events/rseq/rseq_slice_end/enable", "1");
+		write_file("tracing_on", "1");
+	}
+
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	nw = 2 * ncpu > MAX_WORKERS ? MAX_WORKERS : 2 * ncpu;
+	have_stats = rseqkit_kstats_read(&a) == 0;
+	for (int i = 0; i < ncpu && i < MAX_WORKERS; i++)
+		pthread_create(&nz[i], NULL, noise_fn, (void *)(intptr_t)i);
+	for (int i = 0; i < nw; i++)
+		pthread_create(&w[i], NULL, worker_fn, (void *)(intptr_t)(i % ncpu));
+	usleep((useconds_t)(seconds * 1e6));
+	stop = 1;
+	for (int i = 0; i < nw; i++)
+		pthread_join(w[i], NULL);
+	for (int i = 0; i < ncpu && i < MAX_WORKERS; i++)
+		pthread_join(nz[i], NULL);
+	if (have_stats) {
+		rseqkit_kstats_read(&b);
+		rseqkit_kstats_delta(&d, &a, &b);
+		printf("counters (R4.6): granted %lu, yielded %lu, aborted %lu, expired %lu, "
+		       "revoked %lu\n", (unsigned long)d.granted, (unsigned long)d.yielded,
+		       (unsigned long)d.aborted, (unsigned long)d.expired,
+		       (unsigned long)d.revoked);
+	}
+	if (!tracing)
+		return 0;
+
+	write_file("tracing_on", "0");
+	snprintf(path, sizeof(path), "%s/trace", tracing);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long ns;
+		char why[32];
+		const char *p;
+
+		if (strstr(line, "rseq_slice_grant:"))
+			grants++;
+		p = strstr(line, "rseq_slice_end:");
+		if (!p || sscanf(p, "rseq_slice_end: duration_nsec=%llu reason=%31s", &ns, why) != 2)
+			continue;
+		for (int r = 0; r < NR_REASONS; r++) {
+			if (strcmp(why, reason_names[r]))
+				continue;
+			hist[bucket_of(ns)][r]++;
+			total[r]++;
+			ends++;
+		}
+	}
+	if (f)
+		fclose(f);
+	write_file("events/rseq/rseq_slice_grant/enable", "0");
+	write_file("events/rseq/rseq_slice_end/enable", "0");
+
+	printf("tracepoints: %lu grants, %lu ends (yield %lu, syscall %lu, expiry %lu, "
+	       "revocation %lu)\n", grants, ends, total[R_YIELD], total[R_SYSCALL],
+	       total[R_EXPIRY], total[R_REVOKE]);
+	printf("\ngrant held for      %10s %10s %10s %10s\n", "yield", "syscall", "expiry",
+	       "revocation");
+	for (int i = 0; i < NBUCKETS; i++) {
+		unsigned long long lo = i ? 128ULL << i : 0, hi = 256ULL << i;
+		char label[40];
+
+		if (i == NBUCKETS - 1)
+			snprintf(label, sizeof(label), ">= %llu us", lo / 1000);
+		else
+			snprintf(label, sizeof(label), "%6llu..%-6llu ns", lo, hi);
+		printf("%-19s %10lu %10lu %10lu %10lu\n", label, hist[i][R_YIELD], hist[i][R_SYSCALL],
+		       hist[i][R_EXPIRY], hist[i][R_REVOKE]);
+	}
+	if (csv) {
+		FILE *o = fopen(csv, "w");
+
+		if (o) {
+			fprintf(o, "bench,bucket_lo_ns,bucket_hi_ns,yield,syscall,expiry,revocation\n");
+			for (int i = 0; i < NBUCKETS; i++)
+				fprintf(o, "%s,%llu,%llu,%lu,%lu,%lu,%lu\n", BENCH,
+					i ? 128ULL << i : 0ULL,
+					i == NBUCKETS - 1 ? 0ULL : 256ULL << i, hist[i][R_YIELD],
+					hist[i][R_SYSCALL], hist[i][R_EXPIRY], hist[i][R_REVOKE]);
+			fclose(o);
+		}
+	}
+	return 0;
+}
