@@ -221,9 +221,13 @@ int main(int argc, char **argv)
 		       "met" : "MISSED");
 	if (o.csv) {
 		char path[4096];
+		size_t len = strlen(o.csv);
 		FILE *f;
 
-		snprintf(path, sizeof(path), "%s.stats.csv", o.csv);
+		/* b2.csv -> b2-stats.csv */
+		if (len > 4 && !strcmp(o.csv + len - 4, ".csv"))
+			len -= 4;
+		snprintf(path, sizeof(path), "%.*s-stats.csv", (int)len, o.csv);
 		f = fopen(path, "w");
 		if (f) {
 			fprintf(f, "mode,ns_per_switch,exits_per_switch,ids_per_switch,cs_per_switch\n");

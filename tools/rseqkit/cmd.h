@@ -12,6 +12,7 @@ struct cmd {
 int cmd_probe(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Exit status for bad usage, as in most Unix tools. */
 #define CMD_EXIT_USAGE 2

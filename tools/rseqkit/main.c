@@ -9,6 +9,7 @@ static const struct cmd cmds[] = {
 	{ "probe", "what this kernel, libc and thread offer (--json for machines)", cmd_probe },
 	{ "run", "start a program so rseqkit registers V2 (glibc stays out)", cmd_run },
 	{ "demo", "show RSEQ, V2 and a time slice extension working here", cmd_demo },
+	{ "bench", "run the benchmarks, CSV per benchmark (--dump: on stdout)", cmd_bench },
 };
 
 static void usage(FILE *f)
