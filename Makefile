@@ -162,11 +162,22 @@ check: deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
 	@echo "make check: all passed"
 
-demo: deps tools
-	@$(O)/bin/rseqkit probe
+# The demo boots the patched kernel (scripts/demo); DEMO_SCENARIO=v2 by default.
+demo: deps all static
+	@O=$(O) scripts/demo
 
-bench: benches
-	@for b in $(addprefix $(O)/,$(BENCH_PROGS)); do echo "== $$b"; $$b || exit 1; done
+# Benchmarks: every bench/b<N>_* on this host, then B2-B4 in the VM (v2 kernel);
+# CSV + PNG under $(O)/results/{host,vm-v2}. BENCH_VM=0 skips the VM part.
+BENCH_VM ?= 1
+bench: deps all static
+	@$(O)/bin/rseqkit bench --bench-dir $(O)/bench --out $(O)/results/host
+	@scripts/results $(O)/results/host
+	@if [ "$(BENCH_VM)" = 1 ]; then \
+		O=$(O) VM_FILTER=prog vm/run-prog v2 \
+			"rseqkit bench --bench-dir /extra --out /tmp/bench --dump b2_mode_overhead b3_slice_locks b4_grants" \
+			$(O)/static/bench && \
+		scripts/results $(O)/results/vm-v2 $(O)/vm/v2/run/console.log; \
+	fi
 
 clean:
 	rm -rf $(O)
@@ -178,6 +189,6 @@ help:
 	@echo "  make check        everything: host tests, then the VM lane"
 	@echo "  make check-host   host tests only"
 	@echo "  make check-long   long stress sweeps"
-	@echo "  make bench        benchmarks"
+	@echo "  make bench        benchmarks: host, then B2-B4 on the patched kernel (BENCH_VM=0: host only)"
 	@echo "  options: O=dir  SANITIZE=address,undefined  WERROR=1  CC=clang  V=1"
 	@$(if $(HELP_EXTRA),printf '%s\n' $(HELP_EXTRA))

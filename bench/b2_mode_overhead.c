@@ -14,6 +14,7 @@
  * rseq/stats deltas per context switch (R4.6), where the kernel has them.
  * Targets: V2 ids+cs <= 0.01 per switch (legacy ~1); V2 time within 1% of none.
  *
+ * Defaults: 11 repetitions of 200k syscalls / 20k round trips per mode.
  * Extra options: --quick (5 repetitions, fewer operations: the demo).
  */
 #include <errno.h>
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
 	double ns_sw[NR_MODES];
 	bool have[NR_MODES] = { false };
 	struct bench_opts o;
-	bool quick = false;
+	bool quick = false, given_ops = false, given_reps = false;
 	unsigned long fs = getauxval(RSEQKIT_AT_RSEQ_FEATURE_SIZE);
 	long n_pass;
 
@@ -171,6 +172,15 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		quick |= !strcmp(argv[i], "--quick");
 	bench_parse(&o, argc, argv, " [--quick]");
+	/* Defaults sized for QEMU TCG too (about a minute there): 11 x 200k. */
+	for (int i = 1; i < argc; i++) {
+		given_ops |= !strcmp(argv[i], "--ops");
+		given_reps |= !strcmp(argv[i], "--reps");
+	}
+	if (!given_ops)
+		o.ops = 200000;
+	if (!given_reps)
+		o.reps = 11;
 	if (quick) {
 		o.reps = 5;
 		o.ops = 20000;
