@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <ucontext.h>
 
 #include <rseqkit/percpu.h>
 #include <rseqkit/percpu-pseudocode.h>
@@ -38,14 +39,45 @@ static long sig_aborts;
 		} while (ret < 0 && ++n_ < 1000);			\
 	} while (0)
 
-/* 1: the last timer signal landed outside the operation, 2: inside it. */
+/* 1: the last timer signal landed outside a critical section, 2: inside
+ * one (judged from the interrupted instruction pointer, see on_alarm()). */
 static volatile sig_atomic_t in_op, sig_landed;
 
-static void on_alarm(int sig)
+extern const struct rseqkit_abi_cs __start___rseq_cs[] __attribute__((weak));
+extern const struct rseqkit_abi_cs __stop___rseq_cs[] __attribute__((weak));
+
+/*
+ * Did the signal interrupt a critical section? The kernel's fixup runs
+ * before the signal frame is built, so an aborted section shows up as the
+ * abort handler's address, and a section the kernel failed to abort as an
+ * address inside [start_ip, start_ip + post_commit_offset). Anything else
+ * (the signal came before the section started, e.g. while the slow QEMU
+ * TCG was still in the operation's prologue) proves nothing.
+ */
+static bool ip_in_section(uint64_t ip)
 {
+	if (!__start___rseq_cs)
+		return false;
+	for (const struct rseqkit_abi_cs *d = __start___rseq_cs; d < __stop___rseq_cs; d++)
+		if (ip == d->abort_ip ||
+		    (ip >= d->start_ip && ip - d->start_ip < d->post_commit_offset))
+			return true;
+	return false;
+}
+
+static void on_alarm(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+
 	(void)sig;
+	(void)si;
 	sig_aborts++;
+#if defined(__x86_64__)
+	sig_landed = in_op && ip_in_section((uint64_t)uc->uc_mcontext.gregs[REG_RIP]) ? 2 : 1;
+#else
+	(void)uc;
 	sig_landed = in_op ? 2 : 1;
+#endif
 }
 
 /* Arm a one-shot timer and make point 1 spin long enough to be hit. */
@@ -329,7 +361,7 @@ static void test_mm_cid_field(void)
 
 static void body(const char *env, int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_alarm };
+	struct sigaction sa = { .sa_sigaction = on_alarm, .sa_flags = SA_SIGINFO };
 	int ncpu = tap_ncpus(), pin = -1;
 	cpu_set_t set;
 
