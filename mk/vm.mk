@@ -78,9 +78,14 @@ vm-check: $(VM_STATIC_DEP)
 	@t0=$$(date +%s); failed=""; \
 	for s in $(or $(SCENARIO),$(VM_SCENARIOS)); do \
 		echo "==== vm-check $$s ===="; \
+		rm -f '$(O)'/vm/$$s/summary.txt; \
 		$(VM_ENV) vm/check "$$s" || failed="$$failed $$s"; \
 	done; \
 	t=$$(( $$(date +%s) - t0 )); \
+	echo "==== vm-check summary ===="; \
+	for s in $(or $(SCENARIO),$(VM_SCENARIOS)); do \
+		cat '$(O)'/vm/$$s/summary.txt 2>/dev/null || printf '%-16s FAIL  (no result: kernel build or setup failed)\n' "$$s"; \
+	done; \
 	if [ -n "$$failed" ]; then echo "vm-check: FAILED:$$failed ($$t s; logs in $(O)/vm/<scenario>/console.log)"; exit 1; fi; \
 	echo "vm-check: passed: $(or $(SCENARIO),$(VM_SCENARIOS)) ($$t s)"
 
