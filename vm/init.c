@@ -2,10 +2,11 @@
 /*
  * rseqkit VM init: the static PID 1 of the test initramfs.
  *
- * Mounts proc, sysfs, debugfs, devtmpfs and a tmpfs on /tmp, then runs every
- * line of /rseqkit/tests.list ("<path relative to /rseqkit> [args...]") with
- * stdout/stderr on the console, cwd /tmp, in its own process group and under a
- * per-test timeout (after each program every process but init is killed),
+ * Mounts proc, sysfs, debugfs, tracefs (when configured), devtmpfs and a tmpfs
+ * on /tmp, then runs every line of /rseqkit/tests.list ("<path relative to
+ * /rseqkit> [args...]") with stdout/stderr on the console, cwd /tmp, in its
+ * own process group and under a per-test timeout (after each program every
+ * process but init is killed),
  * framing each run with markers the host parses:
  *
  *   # rseqkit-run: BEGIN <path> <args>
@@ -61,7 +62,8 @@ static void do_mount(const char *src, const char *dst, const char *type,
 		     const char *opts)
 {
 	mkdir(dst, 0755);
-	if (mount(src, dst, type, 0, opts) && errno != EBUSY)
+	if (mount(src, dst, type, 0, opts) && errno != EBUSY &&
+	    !(errno == ENODEV && !strcmp(type, "tracefs")))	/* optional */
 		msg("# rseqkit-init: mount %s on %s: %s\n", type, dst, strerror(errno));
 }
 
@@ -225,6 +227,7 @@ int main(void)
 	do_mount("proc", "/proc", "proc", NULL);
 	do_mount("sysfs", "/sys", "sysfs", NULL);
 	do_mount("debugfs", "/sys/kernel/debug", "debugfs", NULL);
+	do_mount("tracefs", "/sys/kernel/tracing", "tracefs", NULL);
 	do_mount("tmpfs", "/tmp", "tmpfs", "mode=1777");
 	read_config();
 
