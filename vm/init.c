@@ -63,7 +63,7 @@ static void do_mount(const char *src, const char *dst, const char *type,
 {
 	mkdir(dst, 0755);
 	if (mount(src, dst, type, 0, opts) && errno != EBUSY &&
-	    !(errno == ENODEV && !strcmp(type, "tracefs")))	/* optional */
+	    !((errno == ENODEV || errno == ENOENT) && !strcmp(type, "tracefs")))
 		msg("# rseqkit-init: mount %s on %s: %s\n", type, dst, strerror(errno));
 }
 
