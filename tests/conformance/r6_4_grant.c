@@ -67,30 +67,41 @@ static void phase_grant_yield(void)
 	tap_ok(ct_slice_yield() == 0, "R6.6: rseq_slice_yield() after the grant ended -> 0");
 }
 
+/*
+ * A syscall while granted ends the grant (R6.6). The noise thread keeps
+ * asking to preempt, so a grant can also be revoked between the moment we
+ * see it and the syscall (R6.5, "revoked"); try several grants and require
+ * that the syscall ended at least one of them as "aborted", and that no
+ * grant outlived the syscall.
+ */
 static void phase_abort(const struct kfeat *k)
 {
 	struct kfeat_stats a, b;
 	uint64_t t0 = tap_now_ns();
-	bool got = false;
-	uint32_t after = 1;
+	unsigned int got = 0, live_after = 0, counted = 0;
 
-	kfeat_read_stats(&a);
-	while (!got && tap_now_ns() - t0 < BUDGET_NS) {
+	while (got < 20 && counted == 0 && tap_now_ns() - t0 < BUDGET_NS) {
+		if (k->stats)
+			kfeat_read_stats(&a);
 		if (!wait_grant(30))
 			continue;
-		got = true;
+		got++;
 		getpid();		/* a syscall while granted */
-		after = ct_slice_ctrl(rs);
+		live_after += ct_slice_ctrl(rs) != 0;
+		if (k->stats) {
+			kfeat_read_stats(&b);
+			counted += b.aborted > a.aborted;
+		}
 	}
-	kfeat_read_stats(&b);
 	if (!got) {
 		tap_skip("R6.6: abort by getpid: no grant within the budget");
 		return;
 	}
-	tap_ok(after == 0, "R6.6: getpid() while granted ends the grant (slice_ctrl 0x%x)", after);
+	tap_ok(live_after == 0, "R6.6: getpid() while granted ends the grant (%u of %u grants "
+	       "still live after it)", live_after, got);
 	if (k->stats)
-		tap_ok(b.aborted > a.aborted, "R6.6: ... counted as aborted (+%lu)",
-		       (unsigned long)(b.aborted - a.aborted));
+		tap_ok(counted > 0, "R6.6: ... counted as aborted (in %u of %u tries; the others "
+		       "were revoked by the noise first)", counted, got);
 	else
 		tap_skip("R6.6: aborted counter: no debugfs rseq/stats");
 }
