@@ -33,6 +33,19 @@ ABI_RECORD=${ABI_RECORD:-abi/librseqkit.symbols}
 LC_ALL=C
 export LC_ALL
 
+# Quiet by default, like check-host: the full TAP goes to $O/<label>.log and
+# the terminal shows failures (with their diagnostics), skips and the summary.
+# V=1 shows every case.
+if [ -z "${RSEQKIT_CHECK_CHILD:-}" ] && [ "${V:-0}" != 1 ]; then
+	log=$O/$label.log
+	mkdir -p "$O"
+	RSEQKIT_CHECK_CHILD=1 "$0" "$@" >"$log" 2>&1
+	rc=$?
+	grep -Ev '^ok [0-9]+ - ' "$log"
+	echo "($label: full TAP in $log)"
+	exit $rc
+fi
+
 n=0 passed=0 failed=0 skipped=0
 failures=""
 ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }

@@ -109,7 +109,7 @@ uninstall:
 	echo "uninstalled rseqkit from $(DESTDIR)$(PREFIX)"
 
 # --- checks ------------------------------------------------------------------
-CHECK_INSTALL_ENV = O='$(O)' MAKE='$(MAKE)' CC='$(CC)' VERSION='$(VERSION)' \
+CHECK_INSTALL_ENV = O='$(O)' MAKE='$(MAKE)' CC='$(CC)' VERSION='$(VERSION)' V='$(V)' \
 	SOVERSION='$(SOVERSION)' LIB_REALNAME='$(LIB_REALNAME)' ABI_RECORD='$(ABI_RECORD)'
 
 abi-check: $(O)/lib/librseqkit.so
