@@ -24,7 +24,8 @@
 #include "internal.h"
 
 uint8_t rseqkit_slice_on;
-__thread uint32_t rseqkit_slice_nest = RSEQKIT_SLICE_NEST_NEW;
+__thread uint32_t rseqkit_slice_nest __attribute__((tls_model("initial-exec"))) =
+	RSEQKIT_SLICE_NEST_NEW;
 
 static __thread bool reported_disabled;
 static bool opted_out;

@@ -81,7 +81,8 @@ extern RSEQKIT_API uint8_t rseqkit_slice_on;
 /* Per-thread nesting depth; starts at RSEQKIT_SLICE_NEST_NEW so the first
  * begin of a thread takes the slow path without a separate check. */
 #define RSEQKIT_SLICE_NEST_NEW 0x40000000U
-extern RSEQKIT_API __thread uint32_t rseqkit_slice_nest;
+extern RSEQKIT_API __thread uint32_t rseqkit_slice_nest
+	__attribute__((tls_model("initial-exec")));
 
 #define RSEQKIT_SLICE_BARRIER() __asm__ __volatile__("" ::: "memory")
 
@@ -94,8 +95,7 @@ static inline void rseqkit_slice_begin(void)
 		return;
 	n = rseqkit_slice_nest++;
 	if (__builtin_expect(n == 0, 1)) {
-		*(volatile uint8_t *)&rseqkit_thread_area()->slice_ctrl.s.request = 1;
-		RSEQKIT_SLICE_BARRIER();
+		rseqkit_arch_tp_store_u8(rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_REQUEST, 1);
 	} else if (__builtin_expect(n >= RSEQKIT_SLICE_NEST_NEW, 0)) {
 		rseqkit_slice_first_use();
 	}
@@ -104,17 +104,15 @@ static inline void rseqkit_slice_begin(void)
 /* End the request; give the CPU back if the kernel extended the slice. */
 static inline void rseqkit_slice_end(void)
 {
-	struct rseqkit_abi_rseq *rs;
+	long off;
 
 	if (!rseqkit_slice_on)
 		return;
 	if (--rseqkit_slice_nest != 0)
 		return;
-	rs = rseqkit_thread_area();
-	RSEQKIT_SLICE_BARRIER();
-	*(volatile uint8_t *)&rs->slice_ctrl.s.request = 0;
-	RSEQKIT_SLICE_BARRIER();
-	if (__builtin_expect(*(volatile uint8_t *)&rs->slice_ctrl.s.granted, 0))
+	off = rseqkit_rseq_offset;
+	rseqkit_arch_tp_store_u8(off + RSEQKIT_OFF_SLICE_REQUEST, 0);
+	if (__builtin_expect(rseqkit_arch_tp_load_u8(off + RSEQKIT_OFF_SLICE_GRANTED), 0))
 		rseqkit_slice_yield();
 }
 

@@ -14,6 +14,24 @@ static inline void *rseqkit_arch_thread_pointer(void)
 	return tp;
 }
 
+/* A byte at off from the thread pointer (see arch/x86_64.h). */
+static inline void rseqkit_arch_tp_store_u8(long off, unsigned char v)
+{
+	__asm__ __volatile__ ("" : : : "memory");
+	*(volatile unsigned char *)((char *)rseqkit_arch_thread_pointer() + off) = v;
+	__asm__ __volatile__ ("" : : : "memory");
+}
+
+static inline unsigned char rseqkit_arch_tp_load_u8(long off)
+{
+	unsigned char v;
+
+	__asm__ __volatile__ ("" : : : "memory");
+	v = *(volatile unsigned char *)((char *)rseqkit_arch_thread_pointer() + off);
+	__asm__ __volatile__ ("" : : : "memory");
+	return v;
+}
+
 static inline void rseqkit_arch_cpu_relax(void)
 {
 	__asm__ __volatile__ ("yield" ::: "memory");

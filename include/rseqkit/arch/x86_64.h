@@ -15,6 +15,25 @@ static inline void *rseqkit_arch_thread_pointer(void)
 	return tp;
 }
 
+/*
+ * One byte of the thread's rseq area at byte offset off from the thread
+ * pointer, addressed %fs-relative: one instruction, no load of the TCB
+ * self-pointer. Both are compiler barriers (the slice protocol needs its
+ * stores and loads in program order; x86 interrupts are precise).
+ */
+static inline void rseqkit_arch_tp_store_u8(long off, unsigned char v)
+{
+	__asm__ __volatile__ ("movb %b1, %%fs:(%0)" : : "r" (off), "iq" (v) : "memory");
+}
+
+static inline unsigned char rseqkit_arch_tp_load_u8(long off)
+{
+	unsigned char v;
+
+	__asm__ __volatile__ ("movb %%fs:(%1), %0" : "=q" (v) : "r" (off) : "memory");
+	return v;
+}
+
 static inline void rseqkit_arch_cpu_relax(void)
 {
 	__asm__ __volatile__ ("pause" ::: "memory");
