@@ -90,6 +90,23 @@ static void dump(const char *out)
 	fflush(stdout);
 }
 
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
 static bool is_bench(const char *n)
 {
 	return n[0] == 'b' && n[1] >= '0' && n[1] <= '9' && strchr(n, '_') && !strchr(n, '.');
@@ -137,7 +154,7 @@ int cmd_bench(int argc, char **argv)
 		strcat(self_dir, "/../bench");
 		dir = self_dir;
 	}
-	if (mkdir(out, 0755) && errno != EEXIST) {
+	if (make_dirs(out)) {
 		fprintf(stderr, "rseqkit bench: cannot create %s: %s\n", out, strerror(errno));
 		return 1;
 	}
