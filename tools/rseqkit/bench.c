@@ -20,14 +20,26 @@
 static void bench_help(FILE *f)
 {
 	fprintf(f,
-		"usage: rseqkit bench [--bench-dir DIR] [--out DIR] [--quick] [--dump] [NAME...]\n\n"
+		"usage: rseqkit bench [--bench-dir DIR] [--out DIR] [--quick] [--dump]\n"
+		"                     [--extra NAME:ARG]... [NAME...]\n\n"
 		"Runs benchmark programs b<N>_<name> found in DIR (default: beside this\n"
 		"command, ../bench) - all of them, or the NAMEs given - each with\n"
 		"--csv OUT/NAME.csv (default OUT: ./rseqkit-bench). --quick passes --quick\n"
-		"(short runs, for demos). --dump prints each CSV file of OUT on stdout\n"
+		"(short runs, for demos); --extra NAME:ARG gives benchmark NAME one more\n"
+		"argument (repeatable). --dump prints each CSV file of OUT on stdout\n"
 		"between '# rseqkit-csv: BEGIN <file>' and '# rseqkit-csv: END' lines.\n"
 		"Exit status: 0 if every benchmark exited 0, 1 otherwise, 2 on bad usage.\n");
 }
+
+/* --extra NAME:ARG, repeatable: one more argument for benchmark NAME. */
+struct extra_arg {
+	const char *name;
+	size_t len;
+	const char *arg;
+};
+
+static struct extra_arg extras[16];
+static int nextras;
 
 static int run_one(const char *dir, const char *name, const char *out, bool quick)
 {
@@ -53,8 +65,15 @@ static int run_one(const char *dir, const char *name, const char *out, bool quic
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		char *args[] = { prog, "--csv", csv, quick ? "--quick" : NULL, NULL };
+		char *args[24] = { prog, "--csv", csv };
+		int n = 3;
 
+		if (quick)
+			args[n++] = "--quick";
+		for (int i = 0; i < nextras; i++)
+			if (strlen(name) == extras[i].len && !strncmp(name, extras[i].name, extras[i].len))
+				args[n++] = (char *)extras[i].arg;
+		args[n] = NULL;
 		execv(prog, args);
 		_exit(127);
 	}
@@ -133,6 +152,14 @@ int cmd_bench(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--dump"))
 			do_dump = true;
+		else if (!strcmp(argv[i], "--extra") && i + 1 < argc && strchr(argv[i + 1], ':') &&
+			 nextras < 16) {
+			const char *e = argv[++i];
+
+			extras[nextras].name = e;
+			extras[nextras].len = (size_t)(strchr(e, ':') - e);
+			extras[nextras++].arg = strchr(e, ':') + 1;
+		}
 		else if (!strcmp(argv[i], "--help")) {
 			bench_help(stdout);
 			return 0;

@@ -181,6 +181,7 @@ int cmd_demo(int argc, char **argv)
 		banner("4. Headline benchmarks (short runs; `make bench` runs the full ones)");
 		failed |= run((char *[]){ self, "bench", "--quick", "--dump", "--bench-dir",
 					  (char *)bench_dir, "--out", "/tmp/rseqkit-demo",
+					  "--extra", "b3_slice_locks:--slice-nsec=50000",
 					  "b2_mode_overhead", "b3_slice_locks", "b4_grants", NULL },
 			      NULL);
 	}
