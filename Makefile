@@ -147,7 +147,7 @@ check-headers: $(O)/check-headers.stamp
 $(O)/check-headers.stamp: $(HEADERS)
 	@mkdir -p $(@D)
 	@set -e; for h in $(PUBLIC_HEADERS:include/%=%); do \
-		printf '#include <%s>\n' $$h > $(O)/hdr.c; \
+		printf '#include <%s>\ntypedef int rseqkit_header_check;\n' $$h > $(O)/hdr.c; \
 		for cc in "gcc -std=c11" "clang -std=c11" "g++ -std=c++20 -x c++" "clang++ -std=c++20 -x c++"; do \
 			$$cc -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wpedantic -Werror -fsyntax-only $(O)/hdr.c \
 				|| { echo "header $$h does not compile with $$cc"; exit 1; }; \

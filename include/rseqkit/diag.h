@@ -8,12 +8,10 @@
 #ifndef RSEQKIT_DIAG_H
 #define RSEQKIT_DIAG_H
 
+#include <rseqkit/api.h>
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef RSEQKIT_API
-# define RSEQKIT_API __attribute__((visibility("default")))
 #endif
 
 typedef void (*rseqkit_diag_fn)(const char *msg, void *arg);

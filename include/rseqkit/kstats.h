@@ -8,14 +8,12 @@
 #ifndef RSEQKIT_KSTATS_H
 #define RSEQKIT_KSTATS_H
 
+#include <rseqkit/api.h>
+
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef RSEQKIT_API
-# define RSEQKIT_API __attribute__((visibility("default")))
 #endif
 
 #define RSEQKIT_KSTATS_PATH "/sys/kernel/debug/rseq/stats"

@@ -26,12 +26,10 @@
 #ifndef RSEQKIT_MEMBARRIER_H
 #define RSEQKIT_MEMBARRIER_H
 
+#include <rseqkit/api.h>
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef RSEQKIT_API
-# define RSEQKIT_API __attribute__((visibility("default")))
 #endif
 
 enum rseqkit_fence_method {

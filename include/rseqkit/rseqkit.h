@@ -3,6 +3,7 @@
  * rseqkit/rseqkit.h - the umbrella header of librseqkit: everything below.
  *
  *   abi.h         the RSEQ uAPI mirror (spec R1, R2)
+ *   api.h         RSEQKIT_API, the mark of exported symbols
  *   diag.h        the diagnostic hook
  *   kstats.h      the kernel's RSEQ counters (debugfs rseq/stats)
  *   thread.h      ownership, mode, registration, cpu/node/mm_cid reads
@@ -17,6 +18,7 @@
 #define RSEQKIT_RSEQKIT_H
 
 #include <rseqkit/abi.h>
+#include <rseqkit/api.h>
 #include <rseqkit/diag.h>
 #include <rseqkit/kstats.h>
 #include <rseqkit/thread.h>

@@ -19,6 +19,8 @@
 #ifndef RSEQKIT_THREAD_H
 #define RSEQKIT_THREAD_H
 
+#include <rseqkit/api.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,10 +29,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef RSEQKIT_API
-# define RSEQKIT_API __attribute__((visibility("default")))
 #endif
 
 /* Who registered the calling process's threads. */
