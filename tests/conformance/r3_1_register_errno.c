@@ -91,12 +91,7 @@ int main(int argc, char **argv)
 	char *kptr = (char *)(uintptr_t)0xffff888000000000ULL;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R3.1: kernel has no rseq(2)");
+	ct_start(argv, &k, "R3.1");
 	/* base + a is aligned to a but not to 2a, for every a < 8192; 16 KiB
 	 * leave room for len 4096 at offset 4096. */
 	base = ct_alloc(16384, 8192);

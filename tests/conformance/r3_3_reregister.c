@@ -82,12 +82,7 @@ int main(int argc, char **argv)
 	struct kfeat k;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R3.3: kernel has no rseq(2)");
+	ct_start(argv, &k, "R3.3");
 	run_mode(&k, CT_LEGACY);
 	run_mode(&k, CT_V2);
 	return tap_done();

@@ -104,12 +104,7 @@ int main(int argc, char **argv)
 	struct kfeat k;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R3.5: kernel has no rseq(2)");
+	ct_start(argv, &k, "R3.5");
 	ct_cs_desc_init(&desc);
 	run(&k, CT_LEGACY, 0);
 	run(&k, CT_LEGACY, RSEQKIT_FLAG_SLICE_EXT_DEFAULT_ON);

@@ -19,6 +19,16 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+void ct_start(char **argv, struct kfeat *k, const char *rule)
+{
+	tap_reexec_without_glibc_rseq(argv);
+	kfeat_probe(k);
+	ct_ncpus();
+	kfeat_diag(k);
+	if (!k->rseq)
+		tap_skip_all("%s: kernel has no rseq(2)", rule);
+}
+
 const char *ct_mode_name(enum ct_mode m)
 {
 	return m == CT_V2 ? "V2" : "legacy";

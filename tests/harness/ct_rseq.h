@@ -30,6 +30,14 @@ struct ct_area {
 	enum ct_mode mode;
 };
 
+/*
+ * The common start of a conformance program: re-exec without glibc's
+ * registration, probe the kernel, note the CPUs (before anything is pinned),
+ * print the probed facts, and skip the whole program (naming rule) when the
+ * kernel has no rseq(2).
+ */
+void ct_start(char **argv, struct kfeat *k, const char *rule);
+
 const char *ct_mode_name(enum ct_mode m);
 /* Length and alignment of a registration in mode m on kernel k. */
 uint32_t ct_mode_len(const struct kfeat *k, enum ct_mode m);
