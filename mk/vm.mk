@@ -38,6 +38,7 @@ vm-check vm-run: export VM_TIMEOUT := $(VM_TIMEOUT)
 vm-check vm-run: export VM_WALL := $(VM_WALL)
 vm-check vm-run: export VM_TESTS := $(VM_TESTS)
 vm-check vm-run: export VM_FILTER := $(VM_FILTER)
+vm-check vm-run: export VM_KERNEL := $(VM_KERNEL)
 
 # `make check` = check-host + vm-check (every scenario).
 CHECK_TARGETS += vm-check
