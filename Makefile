@@ -136,7 +136,7 @@ $(O)/lib/librseqkit.so: $(LIB_SRCS:%.c=$(O)/obj/%.o) $(LIB_SO_DEPS)
 # --- checks ------------------------------------------------------------------
 RUN_TESTS := tests/harness/run-tests
 # Stress programs run their short tier by default and the full matrix with --long.
-HOST_TEST_LIST = $(addprefix $(O)/,$(TEST_PROGS)) $(sort $(wildcard tests/unit/*.sh))
+HOST_TEST_LIST = $(addprefix $(O)/,$(TEST_PROGS)) $(sort $(wildcard tests/unit/*.sh)) $(EXTRA_HOST_TESTS)
 
 check-host: deps all check-headers
 	@echo "== host tests ($(shell uname -r)); log: $(O)/check-host.log"

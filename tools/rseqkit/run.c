@@ -1,11 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * rseqkit run -- PROGRAM [ARGS]: start PROGRAM so that rseqkit, not glibc,
- * registers rseq. glibc <= 2.40 registers a 32-byte (legacy) area, which rules
- * out V2 and time slice extensions; with glibc.pthread.rseq=0 added to
- * GLIBC_TUNABLES glibc stays out and librseqkit registers V2 on a V2 kernel.
+ * rseqkit run [--slice-locks ...] -- PROGRAM [ARGS]: start PROGRAM so that
+ * it can use V2 and time slice extensions.
+ *
+ * glibc <= 2.40 registers a 32-byte (legacy) area, which rules out V2 and
+ * time slice extensions; with glibc.pthread.rseq=0 added to GLIBC_TUNABLES
+ * glibc stays out and librseqkit registers V2 on a V2 kernel. glibc >= 2.41
+ * registers a V2 area itself, which librseqkit then uses.
+ *
+ * --slice-locks preloads librseqkit-slicelocks.so (rseqkit-slicelocks(7)):
+ * unmodified programs get an extension request raised while they hold
+ * pthread locks. The interposer prints the process decision (on, or off and
+ * why) once, on stderr, unless --quiet.
  */
 #include <errno.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,48 +25,169 @@
 #include "cmd.h"
 
 #define NO_GLIBC_RSEQ "glibc.pthread.rseq=0"
+#define SLICELOCKS_SO "librseqkit-slicelocks.so"
 
 static void run_help(FILE *f)
 {
 	fprintf(f,
-		"usage: rseqkit run [--] PROGRAM [ARGS...]\n\n"
-		"Runs PROGRAM with " NO_GLIBC_RSEQ " added to GLIBC_TUNABLES, so glibc does\n"
-		"not register rseq and librseqkit registers an optimized V2 area on a V2\n"
-		"kernel (Linux 7.1+ or rseqkit's patched 6.12), which time slice extensions\n"
-		"need. Exit status: PROGRAM's, or 127 if it cannot be started.\n");
+		"usage: rseqkit run [--slice-locks [--read-locks] [--preload PATH] [--quiet]]\n"
+		"                   [--glibc-rseq=auto|off|keep] [--] PROGRAM [ARGS...]\n\n"
+		"Runs PROGRAM so that its threads can use rseq V2 and time slice extensions:\n"
+		"with " NO_GLIBC_RSEQ " added to GLIBC_TUNABLES, glibc does not register\n"
+		"rseq and librseqkit registers an optimized V2 area on a V2 kernel (Linux 7.1+\n"
+		"or rseqkit's patched 6.12).\n\n"
+		"  --slice-locks    preload " SLICELOCKS_SO ": while a thread holds a\n"
+		"                   pthread mutex, spin lock or rwlock (write side) it asks the\n"
+		"                   kernel not to be preempted (rseqkit-slicelocks(7)); the\n"
+		"                   decision (on, or off and why) is printed once on stderr\n"
+		"  --read-locks     count the read side of rwlocks too\n"
+		"  --preload PATH   the interposer (default: ../lib/" SLICELOCKS_SO "\n"
+		"                   next to this program, or $RSEQKIT_SLICELOCKS)\n"
+		"  --quiet          do not print the decision\n"
+		"  --glibc-rseq=    off: add the tunable (the default without --slice-locks);\n"
+		"                   keep: let glibc register (glibc >= 2.41 registers V2);\n"
+		"                   auto: off for glibc <= 2.40, keep for newer (the default\n"
+		"                   with --slice-locks; judged by the C library rseqkit runs on)\n\n"
+		"Exit status: PROGRAM's, or 127 if it cannot be started, 2 on bad usage.\n");
+}
+
+/* Append ITEM to the SEP-separated list in variable NAME. */
+static int env_append(const char *name, const char *item, char sep)
+{
+	const char *old = getenv(name);
+	char *v;
+	int r;
+
+	if (old && strstr(old, item))
+		return 0;
+	if (old && *old) {
+		if (asprintf(&v, "%s%c%s", old, sep, item) < 0)
+			return -1;
+	} else {
+		v = strdup(item);
+		if (!v)
+			return -1;
+	}
+	r = setenv(name, v, 1);
+	free(v);
+	return r;
+}
+
+/* glibc >= 2.41 registers a V2 area by itself (R7). */
+static bool libc_registers_v2(void)
+{
+	int major = 0, minor = 0;
+
+	if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 2 || (major == 2 && minor >= 41);
+}
+
+/* The interposer: --preload, $RSEQKIT_SLICELOCKS, or ../lib next to us. */
+static char *find_interposer(const char *given)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX - 64];
+	ssize_t n;
+	char *slash;
+
+	if (!given)
+		given = getenv("RSEQKIT_SLICELOCKS");
+	if (given) {
+		snprintf(path, sizeof(path), "%s", given);
+		return access(path, R_OK) ? NULL : path;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (snprintf(path, sizeof(path), "%s/../lib/" SLICELOCKS_SO, self) >= (int)sizeof(path))
+		return NULL;
+	return access(path, R_OK) ? NULL : path;
 }
 
 int cmd_run(int argc, char **argv)
 {
-	const char *old = getenv("GLIBC_TUNABLES");
-	char *tunables;
+	bool slice_locks = false, read_locks = false, quiet = false;
+	const char *preload = NULL, *glibc_rseq = NULL, *so;
 	int first = 1;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		run_help(stdout);
-		return 0;
-	}
-	if (argc > 1 && !strcmp(argv[1], "--"))
-		first = 2;
-	else if (argc > 1 && argv[1][0] == '-') {
-		fprintf(stderr, "rseqkit run: unknown option '%s'\n", argv[1]);
-		run_help(stderr);
-		return CMD_EXIT_USAGE;
+	for (; first < argc; first++) {
+		const char *a = argv[first];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			run_help(stdout);
+			return 0;
+		} else if (!strcmp(a, "--")) {
+			first++;
+			break;
+		} else if (!strcmp(a, "--slice-locks")) {
+			slice_locks = true;
+		} else if (!strcmp(a, "--read-locks")) {
+			read_locks = true;
+		} else if (!strcmp(a, "--quiet")) {
+			quiet = true;
+		} else if (!strcmp(a, "--preload") && first + 1 < argc) {
+			preload = argv[++first];
+		} else if (!strncmp(a, "--glibc-rseq=", 13)) {
+			glibc_rseq = a + 13;
+			if (strcmp(glibc_rseq, "auto") && strcmp(glibc_rseq, "off") &&
+			    strcmp(glibc_rseq, "keep")) {
+				fprintf(stderr, "rseqkit run: --glibc-rseq takes auto, off or keep, "
+					"not '%s'\n", glibc_rseq);
+				return CMD_EXIT_USAGE;
+			}
+		} else if (a[0] == '-') {
+			fprintf(stderr, "rseqkit run: unknown option '%s'%s\n", a,
+				!strcmp(a, "--preload") ? " (needs a PATH)" : "");
+			run_help(stderr);
+			return CMD_EXIT_USAGE;
+		} else {
+			break;
+		}
 	}
 	if (first >= argc) {
 		fprintf(stderr, "rseqkit run: no program given\n");
 		run_help(stderr);
 		return CMD_EXIT_USAGE;
 	}
-	if (old && *old) {
-		if (asprintf(&tunables, "%s:%s", old, NO_GLIBC_RSEQ) < 0)
-			return 127;
-	} else {
-		tunables = strdup(NO_GLIBC_RSEQ);
+	if ((read_locks || preload) && !slice_locks) {
+		fprintf(stderr, "rseqkit run: --read-locks and --preload need --slice-locks\n");
+		return CMD_EXIT_USAGE;
 	}
-	if (!tunables || setenv("GLIBC_TUNABLES", tunables, 1)) {
+	if (!glibc_rseq)
+		glibc_rseq = slice_locks ? "auto" : "off";
+	if (!strcmp(glibc_rseq, "auto"))
+		glibc_rseq = libc_registers_v2() ? "keep" : "off";
+	if (!strcmp(glibc_rseq, "off") && env_append("GLIBC_TUNABLES", NO_GLIBC_RSEQ, ':')) {
 		fprintf(stderr, "rseqkit run: cannot set GLIBC_TUNABLES: %s\n", strerror(errno));
 		return 127;
+	}
+	if (slice_locks) {
+		so = find_interposer(preload);
+		if (!so) {
+			fprintf(stderr, "rseqkit run: cannot find %s (%s); give it with --preload "
+				"PATH\n", preload ? preload : SLICELOCKS_SO,
+				preload ? strerror(errno) : "not in ../lib next to rseqkit, "
+				"RSEQKIT_SLICELOCKS unset");
+			return 127;
+		}
+		if (env_append("LD_PRELOAD", so, ':') ||
+		    (read_locks && setenv("RSEQKIT_SLICE_LOCKS_READ", "1", 1)) ||
+		    (!quiet && setenv("RSEQKIT_SLICE_LOCKS_REPORT", "1", 1))) {
+			fprintf(stderr, "rseqkit run: cannot set the environment: %s\n",
+				strerror(errno));
+			return 127;
+		}
+		if (!quiet)
+			fprintf(stderr, "rseqkit run: preloading %s; glibc %s %s\n", so,
+				gnu_get_libc_version(), !strcmp(glibc_rseq, "off") ?
+				"kept out of rseq (" NO_GLIBC_RSEQ "), rseqkit registers V2" :
+				"registers rseq (V2 from glibc 2.41 on a V2 kernel)");
 	}
 	execvp(argv[first], argv + first);
 	fprintf(stderr, "rseqkit run: cannot start '%s': %s\n", argv[first], strerror(errno));
