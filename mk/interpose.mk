@@ -43,3 +43,17 @@ $(O)/tests/interpose/%: $(O)/obj/tests/interpose/%.o $(O)/lib/libtap.a \
 
 # make check-host runs them with the other host tests.
 EXTRA_HOST_TESTS += $(INTERPOSE_TESTS)
+
+# The VM driver of the real-software measurements (bench/real/README.md): a
+# static program in $(O)/static/bin, so `make vm-run` puts it on the guest's PATH.
+REALBENCH := $(O)/static/bin/rseqkit-realbench
+slicelocks: $(REALBENCH)
+$(REALBENCH): bench/real/driver.c $(O)/static/lib/librseqkit.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) $(STATIC_CFLAGS) $(CFLAGS) -o $@ $< $(O)/static/lib/librseqkit.a $(STATIC_LDFLAGS)
+
+$(O)/obj/tests/interpose/%.o: tests/interpose/%.c $(wildcard tests/interpose/*.h tests/interpose/*.c) $(HEADERS)
+	@mkdir -p $(@D)
+	$(say) CC $@
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS) -c -o $@ $<

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rseqkit-realbench: run unmodified programs with time slice extensions off
+ * and on under `rseqkit run --slice-locks`, alternating, and print for each
+ * run its wall time, its output and the kernel's slice counters (rseq/stats
+ * deltas). Runs in the VM (static), where real programs come with their own
+ * ld.so and libraries (see bench/real/README.md); bench/real/table turns the
+ * console log into the off/on table.
+ *
+ *   rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]
+ *                     [--modes none,off,on] -- NAME PROG ARGS... [-- NAME PROG ARGS...]
+ *
+ * Modes: none = no interposer (the baseline of the overhead), off = the
+ * interposer with RSEQKIT_SLICE=off (wrappers pass through), on = the
+ * interposer with the process decision as the kernel allows. Every mode uses
+ * the same rseq owner (rseqkit's V2 registration) so only the requests differ.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rseqkit/kstats.h>
+
+#define MAX_CMDS 16
+#define MAX_ARGS 64
+
+struct cmd {
+	const char *name;
+	char **argv;
+	int argc;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_one(const struct cmd *c, const char *mode, int rep, const char *preload,
+		   const char *ldso, const char *libs)
+{
+	char *argv[MAX_ARGS + 16];
+	struct rseqkit_kstats before = { 0 }, after = { 0 }, d;
+	int n = 0, status, have_stats;
+	double t0, t1;
+	pid_t pid;
+
+	argv[n++] = "rseqkit";
+	argv[n++] = "run";
+	if (strcmp(mode, "none")) {
+		argv[n++] = "--slice-locks";
+		argv[n++] = "--quiet";
+		if (preload) {
+			argv[n++] = "--preload";
+			argv[n++] = (char *)preload;
+		}
+	}
+	argv[n++] = "--";
+	if (ldso) {
+		argv[n++] = (char *)ldso;
+		if (libs) {
+			argv[n++] = "--library-path";
+			argv[n++] = (char *)libs;
+		}
+	}
+	for (int i = 0; i < c->argc && n < MAX_ARGS + 15; i++)
+		argv[n++] = c->argv[i];
+	argv[n] = NULL;
+
+	printf("B5 begin name=%s mode=%s rep=%d\n", c->name, mode, rep);
+	fflush(stdout);
+	have_stats = rseqkit_kstats_read(&before) == 0;
+	t0 = now_s();
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (!strcmp(mode, "off"))
+			setenv("RSEQKIT_SLICE", "off", 1);
+		else
+			unsetenv("RSEQKIT_SLICE");
+		execvp(argv[0], argv);
+		fprintf(stderr, "rseqkit-realbench: cannot start rseqkit: %s\n", strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	t1 = now_s();
+	if (have_stats)
+		have_stats = rseqkit_kstats_read(&after) == 0;
+	rseqkit_kstats_delta(&d, &before, &after);
+	printf("B5 end name=%s mode=%s rep=%d status=%d wall=%.4f", c->name, mode, rep,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), t1 - t0);
+	if (have_stats)
+		printf(" sgrant=%llu sexpir=%llu srevok=%llu syield=%llu sabort=%llu",
+		       (unsigned long long)d.granted, (unsigned long long)d.expired,
+		       (unsigned long long)d.revoked, (unsigned long long)d.yielded,
+		       (unsigned long long)d.aborted);
+	printf("\n");
+	fflush(stdout);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]\n"
+		   "         [--modes none,off,on] -- NAME PROG ARGS... [-- NAME PROG ARGS...]\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cmd cmds[MAX_CMDS];
+	const char *preload = NULL, *ldso = NULL, *libs = NULL;
+	char modes_buf[64] = "none,off,on", *modes[3];
+	int reps = 3, ncmd = 0, nmodes = 0, fails = 0, i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			reps = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--preload") && i + 1 < argc) {
+			preload = argv[++i];
+		} else if (!strcmp(argv[i], "--ldso") && i + 1 < argc) {
+			ldso = argv[++i];
+		} else if (!strcmp(argv[i], "--libs") && i + 1 < argc) {
+			libs = argv[++i];
+		} else if (!strcmp(argv[i], "--modes") && i + 1 < argc) {
+			snprintf(modes_buf, sizeof(modes_buf), "%s", argv[++i]);
+		} else {
+			fprintf(stderr, "rseqkit-realbench: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	while (i < argc && !strcmp(argv[i], "--") && ncmd < MAX_CMDS) {
+		int start = ++i;
+
+		while (i < argc && strcmp(argv[i], "--"))
+			i++;
+		if (i - start < 2) {
+			fprintf(stderr, "rseqkit-realbench: each command needs NAME PROG\n");
+			return 2;
+		}
+		cmds[ncmd].name = argv[start];
+		cmds[ncmd].argv = argv + start + 1;
+		cmds[ncmd].argc = i - start - 1;
+		ncmd++;
+	}
+	if (!ncmd || reps < 1) {
+		usage(stderr);
+		return 2;
+	}
+	for (char *tok = strtok(modes_buf, ","); tok && nmodes < 3; tok = strtok(NULL, ","))
+		modes[nmodes++] = tok;
+	/* Alternate modes within each repetition, so drift hits all alike. */
+	for (int c = 0; c < ncmd; c++)
+		for (int r = 1; r <= reps; r++)
+			for (int m = 0; m < nmodes; m++)
+				fails += run_one(&cmds[c], modes[m], r, preload, ldso, libs) != 0;
+	printf("B5 done failures=%d\n", fails);
+	return fails ? 1 : 0;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload.h - common prologue of the interposer tests: run under
+ * librseqkit-slicelocks.so and observe the calling thread's slice_ctrl.
+ *
+ * preload_start() re-executes the program with the interposer preloaded
+ * (found at ../../lib next to the test, the build tree's layout, or in
+ * $RSEQKIT_SLICELOCKS), glibc kept out of rseq (so the registration is
+ * rseqkit's V2 area on a V2 kernel) and RSEQKIT_SLICE_LOCKS_FORCE=1. On a
+ * kernel without extensions the forced mode runs the "on" paths on an area
+ * the kernel never reads (R3.5), so every byte we see was written by the
+ * interposer: the checks are exact. On a kernel that offers extensions the
+ * decision is on by itself and the kernel may clear a request when it
+ * schedules the thread out (R6.5): preload_exact() is false and tests check
+ * only what the kernel cannot change.
+ */
+#ifndef RSEQKIT_TEST_PRELOAD_H
+#define RSEQKIT_TEST_PRELOAD_H
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rseqkit/rseqkit.h>
+#include "tap.h"
+
+#define PRELOAD_SO "librseqkit-slicelocks.so"
+
+static bool preload_forced;
+
+static inline const char *preload_path(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX - 64];
+	ssize_t n;
+	char *slash;
+
+	if (getenv("RSEQKIT_SLICELOCKS"))
+		return getenv("RSEQKIT_SLICELOCKS");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%.*s/../../lib/" PRELOAD_SO, (int)(sizeof(path) - 64), self);
+	return path;
+}
+
+/* Returns in the re-executed program only; extra_env: "NAME=VALUE" or NULL. */
+static inline void preload_start(char **argv, const char *extra_env)
+{
+	struct rseqkit_slice_info info;
+	const char *so;
+	Dl_info dl;
+	void *fn;
+
+	if (!getenv("RSEQKIT_TEST_PRELOADED")) {
+		so = preload_path();
+		if (!so || access(so, R_OK))
+			tap_bail("interposer %s not found (set RSEQKIT_SLICELOCKS)",
+				 so ? so : PRELOAD_SO);
+		setenv("LD_PRELOAD", so, 1);
+		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+		setenv("RSEQKIT_SLICE_LOCKS_FORCE", "1", 1);
+		setenv("RSEQKIT_TEST_PRELOADED", "1", 1);
+		if (extra_env)
+			putenv((char *)extra_env);
+		execv("/proc/self/exe", argv);
+		tap_bail("re-exec under the interposer: %s", strerror(errno));
+	}
+	fn = dlsym(RTLD_DEFAULT, "pthread_mutex_lock");
+	if (!fn || !dladdr(fn, &dl) || !dl.dli_fname || !strstr(dl.dli_fname, "slicelocks"))
+		tap_bail("pthread_mutex_lock is not the interposer's (%s)",
+			 fn && dl.dli_fname ? dl.dli_fname : "unresolved");
+	rseqkit_slice_get_info(&info);
+	if (!rseqkit_slice_on)
+		tap_skip_all("the interposer is not on and could not be forced (%s)", info.reason);
+	preload_forced = !info.on;
+	tap_diag("interposer %s: %s", preload_forced ? "forced on" : "on", info.reason);
+}
+
+/* Exact observation: the kernel never touches slice_ctrl. */
+static inline bool preload_exact(void)
+{
+	return preload_forced;
+}
+
+static inline uint8_t req(void)
+{
+	return rseqkit_arch_tp_load_u8((long)rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_REQUEST);
+}
+
+static inline uint8_t granted(void)
+{
+	return rseqkit_arch_tp_load_u8((long)rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_GRANTED);
+}
+
+/* Raised while holding: one level of the library's nesting (the interposer
+ * begins once, however many locks), and when forced the request byte is 1;
+ * on a real V2 kernel a grant or a reschedule may have consumed the byte. */
+static inline bool raised(void)
+{
+	return rseqkit_slice_nest == 1 && (!preload_exact() || req() == 1);
+}
+
+/* Nothing left behind after the last release, on any kernel: request 0 and
+ * the nesting back to 0 (or never used by this thread). */
+static inline bool clear(void)
+{
+	return req() == 0 && (rseqkit_slice_nest == 0 || rseqkit_slice_nest == RSEQKIT_SLICE_NEST_NEW);
+}
+
+#endif /* RSEQKIT_TEST_PRELOAD_H */
