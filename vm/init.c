@@ -15,13 +15,31 @@
  *   ...
  *   # rseqkit-run: DONE
  *
- * then syncs and powers the machine off. /rseqkit/config holds KEY=VALUE lines:
- * SCENARIO (exported as RSEQKIT_SCENARIO) and TIMEOUT (seconds per program).
+ * then syncs and powers the machine off. Before each program a progress line
+ *
+ *   # rseqkit-progress: [3/57] <path> (54 left, 312 s)
+ *
+ * says where the run stands (CI logs show one line per program).
+ *
+ * /rseqkit/config holds KEY=VALUE lines: SCENARIO (exported as
+ * RSEQKIT_SCENARIO), TIMEOUT (seconds per program), EXPECT_<KEY> (what the
+ * scenario declares the kernel shows, tests/harness/kfacts.h) and
+ * EXPECT_MISMATCH (stop | continue). Before any program runs, init probes
+ * the kernel and prints one line per feature:
+ *
+ *   # rseqkit-expect: ok ABI=v2 (AT_RSEQ_FEATURE_SIZE 33, AT_RSEQ_ALIGN 64)
+ *   # rseqkit-expect: MISMATCH SLICE: scenario v2 declares on, the kernel shows none (...)
+ *   # rseqkit-expect: undeclared KNOB=no (...)
+ *
+ * A mismatch fails the run (vm/console-check); with EXPECT_MISMATCH=stop (the
+ * default) no program runs. The declaration goes to every program as
+ * RSEQKIT_EXPECT_<KEY> variables and the file /rseqkit/expect (kfeat.h).
  * Arguments are split on blanks; single or double quotes group words (no
  * escapes). Whatever happens, init ends with a power-off, never a panic.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,11 +53,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kfacts.h"
+
 #define ROOT "/rseqkit"
 #define MAX_ARGS 64
+#define MAX_PROGS 1024
 
 static char scenario[256] = "unknown";
 static int timeout_s = 120;
+static struct kfacts declared;
+static char config_error[512];
+static bool stop_on_mismatch = true;
 
 static void msg(const char *fmt, ...)
 {
@@ -85,6 +109,65 @@ static void setup_console(void)
 		close(fd);
 }
 
+/* "EXPECT_SLICE=on": one declared feature. */
+static void declare(char *line)
+{
+	char *eq = strchr(line, '=');
+	int key;
+
+	*eq = 0;
+	key = kfacts_key_from_name(line);
+	if (key < 0)
+		snprintf(config_error, sizeof(config_error), "unknown key %s", line);
+	else
+		kfacts_declare(&declared, key, eq + 1, config_error, sizeof(config_error));
+}
+
+/*
+ * Probe the kernel, compare with the declaration, print one line per key;
+ * returns the number of mismatches. Also hands the declaration to the
+ * programs (environment and KFACTS_FILE).
+ */
+static int check_expectations(void)
+{
+	struct kfacts probed;
+	char name[64];
+	FILE *out;
+	int key, bad = 0;
+
+	if (*config_error) {
+		msg("# rseqkit-expect: MISMATCH declaration: %s\n", config_error);
+		return 1;
+	}
+	kfacts_probe(&probed);
+	out = fopen(KFACTS_FILE, "w");
+	for (key = 0; key < KFACTS_NKEYS; key++) {
+		const char *k = kfacts_key_name(key);
+
+		if (!(declared.have & (1U << key))) {
+			msg("# rseqkit-expect: undeclared %s=%s (%s)\n", k,
+			    probed.value[key], probed.detail[key]);
+			continue;
+		}
+		snprintf(name, sizeof(name), KFACTS_ENV_PREFIX "%s", k);
+		setenv(name, declared.value[key], 1);
+		if (out)
+			fprintf(out, "%s=%s\n", k, declared.value[key]);
+		if (kfacts_mismatch(&declared, &probed, key) || !(probed.have & (1U << key))) {
+			msg("# rseqkit-expect: MISMATCH %s: scenario %s declares %s, the kernel shows %s (%s)\n",
+			    k, scenario, declared.value[key],
+			    *probed.value[key] ? probed.value[key] : "nothing", probed.detail[key]);
+			bad++;
+		} else {
+			msg("# rseqkit-expect: ok %s=%s (%s)\n", k, probed.value[key],
+			    probed.detail[key]);
+		}
+	}
+	if (out)
+		fclose(out);
+	return bad;
+}
+
 static void read_config(void)
 {
 	char line[256];
@@ -98,6 +181,10 @@ static void read_config(void)
 			snprintf(scenario, sizeof(scenario), "%s", line + 9);
 		else if (!strncmp(line, "TIMEOUT=", 8) && atoi(line + 8) > 0)
 			timeout_s = atoi(line + 8);
+		else if (!strncmp(line, "EXPECT_MISMATCH=", 16))
+			stop_on_mismatch = strcmp(line + 16, "continue") != 0;
+		else if (!strncmp(line, "EXPECT_", 7) && strchr(line, '=') && !*config_error)
+			declare(line);
 	}
 	fclose(f);
 }
@@ -137,7 +224,7 @@ static int split(char *s, char **argv)
 	return argc;
 }
 
-static void run_one(char *line)
+static void run_one(char *line, int index, int total, double t0)
 {
 	char *argv[MAX_ARGS + 1], shown[1024], path[512];
 	int argc, status = 0, timed_out = 0;
@@ -152,6 +239,8 @@ static void run_one(char *line)
 		return;
 	snprintf(path, sizeof(path), ROOT "/%s", argv[0]);
 
+	msg("# rseqkit-progress: [%d/%d] %s (%d left, %.0f s)\n", index, total, argv[0],
+	    total - index, uptime() - t0);
 	msg("# rseqkit-run: BEGIN %s\n", shown);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -216,11 +305,38 @@ static void run_one(char *line)
 		msg("# rseqkit-run: END %s exit=%d\n", argv[0], WEXITSTATUS(status));
 }
 
-int main(void)
+/* The programs of /rseqkit/tests.list (comments and blank lines dropped). */
+static int read_list(char **progs)
 {
 	char line[1024];
-	FILE *list;
+	int n = 0;
+	FILE *list = fopen(ROOT "/tests.list", "r");
+
+	if (!list) {
+		msg("# rseqkit-init: cannot open " ROOT "/tests.list: %s\n", strerror(errno));
+		return 0;
+	}
+	while (n < MAX_PROGS && fgets(line, sizeof(line), list)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == '#' || !line[strspn(line, " \t")])
+			continue;
+		progs[n] = strdup(line);
+		if (progs[n])
+			n++;
+	}
+	if (n == MAX_PROGS)
+		msg("# rseqkit-init: more than %d programs listed; running the first %d\n",
+		    MAX_PROGS, MAX_PROGS);
+	fclose(list);
+	return n;
+}
+
+int main(void)
+{
+	static char *progs[MAX_PROGS];
 	sigset_t chld;
+	int i, n, mismatches;
+	double t0;
 
 	do_mount("devtmpfs", "/dev", "devtmpfs", NULL);
 	setup_console();
@@ -235,6 +351,7 @@ int main(void)
 	    scenario, uptime(), sysconf(_SC_NPROCESSORS_ONLN), timeout_s);
 
 	clearenv();
+	mismatches = check_expectations();
 	setenv("PATH", ROOT "/bin:" ROOT "/run:/extra:/bin", 1);
 	setenv("HOME", "/tmp", 1);
 	setenv("RSEQKIT_SCENARIO", scenario, 1);
@@ -245,18 +362,18 @@ int main(void)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 
-	list = fopen(ROOT "/tests.list", "r");
-	if (!list) {
-		msg("# rseqkit-init: cannot open " ROOT "/tests.list: %s\n", strerror(errno));
-	} else {
-		while (fgets(line, sizeof(line), list)) {
-			line[strcspn(line, "\n")] = 0;
-			if (line[0] == '#' || !line[strspn(line, " \t")])
-				continue;
-			run_one(line);
-		}
-		fclose(list);
+	n = read_list(progs);
+	if (mismatches && stop_on_mismatch) {
+		msg("# rseqkit-init: the kernel does not show what scenario %s declares (%d mismatch(es) above): none of the %d programs run\n",
+		    scenario, mismatches, n);
+		n = 0;
+	} else if (mismatches) {
+		msg("# rseqkit-init: %d expectation mismatch(es) above; running the programs anyway (EXPECT_MISMATCH=continue)\n",
+		    mismatches);
 	}
+	t0 = uptime();
+	for (i = 0; i < n; i++)
+		run_one(progs[i], i + 1, n, t0);
 
 	msg("# rseqkit-init: end uptime=%.2f\n", uptime());
 	msg("# rseqkit-run: DONE\n");

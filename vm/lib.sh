@@ -9,21 +9,73 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 O=${O:-build}
 case $O in /*) ;; *) O="$top/$O" ;; esac
 
-# load_scenario NAME: sets PATCHED CONFIGS CMDLINE TESTS TEST_TIMEOUT WALL_TIMEOUT.
+# The features a scenario declares (vm/scenarios/README, tests/harness/kfacts.h):
+# variable, accepted words (a TRACE value is "none" or event names).
+EXPECT_KEYS="ABI SLICE STATS KNOB TRACE MEMBARRIER_RSEQ GLIBC"
+expect_words() {
+	case $1 in
+	ABI) echo "v2 legacy none" ;;
+	SLICE) echo "on off out none" ;;
+	STATS|KNOB|MEMBARRIER_RSEQ) echo "yes no" ;;
+	GLIBC) echo "legacy v2 none" ;;
+	esac
+}
+
+# load_scenario NAME: sets PATCHED CONFIGS CMDLINE TESTS TEST_TIMEOUT WALL_TIMEOUT
+# TIER TIER_REASON and EXPECT_<KEY>; a scenario must declare every EXPECT_ key,
+# with an accepted word (checked here, before any kernel is built or booted).
 load_scenario() {
+	local k v w ok
 	scen_file="$top/vm/scenarios/$1"
 	[ -f "$scen_file" ] || die "no scenario '$1' (have: $(ls "$top/vm/scenarios" | grep -v README | tr '\n' ' '))"
 	PATCHED=no CONFIGS=base CMDLINE="" TESTS="" TEST_TIMEOUT=120 WALL_TIMEOUT=1800
+	TIER=default TIER_REASON=""
+	for k in $EXPECT_KEYS; do eval "EXPECT_$k="; done
 	# shellcheck disable=SC1090
 	. "$scen_file"
+	case $TIER in
+	default) ;;
+	long) [ -n "$TIER_REASON" ] || die "$scen_file: TIER=long needs a TIER_REASON line saying why" ;;
+	*) die "$scen_file: TIER must be default or long, not '$TIER'" ;;
+	esac
+	for k in $EXPECT_KEYS; do
+		eval "v=\$EXPECT_$k"
+		[ -n "$v" ] || die "$scen_file: EXPECT_$k is missing (every scenario declares $EXPECT_KEYS; see vm/scenarios/README)"
+		if [ "$k" = TRACE ]; then
+			# shellcheck disable=SC2254
+			case $v in *[!a-z0-9_\ ]*) die "$scen_file: EXPECT_TRACE='$v': expected none or tracefs event names" ;; esac
+			continue
+		fi
+		ok=no
+		for w in $(expect_words "$k"); do [ "$v" = "$w" ] && ok=yes; done
+		[ $ok = yes ] || die "$scen_file: EXPECT_$k='$v': expected one of: $(expect_words "$k")"
+	done
 }
 
-# build_init: the static PID 1, rebuilt when vm/init.c changes.
+# write_config FILE SCENARIO TIMEOUT [stop|continue]: the guest's /rseqkit/config.
+write_config() {
+	local k v
+	{
+		printf 'SCENARIO=%s\nTIMEOUT=%s\nEXPECT_MISMATCH=%s\n' "$2" "$3" "${4:-stop}"
+		for k in $EXPECT_KEYS; do
+			eval "v=\$EXPECT_$k"
+			printf 'EXPECT_%s=%s\n' "$k" "$v"
+		done
+	} >"$1"
+}
+
+# build_init: the static PID 1, rebuilt when its sources change. It shares
+# the kernel feature probe with the tests (tests/harness/kfacts.c).
 build_init() {
+	local src stale=no
 	init_bin="$O/vm/init"
-	if [ ! -x "$init_bin" ] || [ "$top/vm/init.c" -nt "$init_bin" ]; then
+	for src in vm/init.c tests/harness/kfacts.c tests/harness/kfacts.h include/rseqkit/abi.h; do
+		[ "$top/$src" -nt "$init_bin" ] && stale=yes
+	done
+	if [ ! -x "$init_bin" ] || [ $stale = yes ]; then
 		mkdir -p "$O/vm"
-		${CC:-cc} -static -O2 -Wall -Wextra -o "$init_bin.tmp" "$top/vm/init.c" ||
+		${CC:-cc} -static -O2 -std=c11 -Wall -Wextra -I"$top/include" -I"$top/tests/harness" \
+			-o "$init_bin.tmp" "$top/vm/init.c" "$top/tests/harness/kfacts.c" ||
 			die "cannot build the static init (vm/init.c); is the static glibc (libc6-dev) installed?"
 		mv "$init_bin.tmp" "$init_bin"
 	fi
