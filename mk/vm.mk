@@ -8,6 +8,8 @@
 #   make kernel-path [SCENARIO=v2]          print its bzImage path (builds if needed)
 #   make vm-check    [SCENARIO=name]        run the scenario's tests in the VM;
 #                                           without SCENARIO: every one of VM_SCENARIOS
+#   make vm-check-long [SCENARIO=name]      the same for VM_SCENARIOS_LONG (TIER=long;
+#                                           part of `make check-long`)
 #   make vm-run SCENARIO=name RUN="prog args" [EXTRA=dir]
 #                                           boot and run one static program
 #   make vm-clean                           remove $(O)/vm (the kernel cache stays)
@@ -15,8 +17,12 @@
 O ?= build
 
 # Scenarios `make vm-check` runs without SCENARIO: by default every file of
-# vm/scenarios/ (adding a scenario is adding a file), in name order.
-VM_SCENARIOS ?= $(sort $(filter-out %~ %.md %.orig %.rej,$(notdir $(wildcard vm/scenarios/*))))
+# vm/scenarios/ (adding a scenario is adding a file), in name order, but the
+# README and those of the long tier (a line TIER=long, with TIER_REASON), which
+# `make check-long` runs (vm-check-long).
+VM_SCENARIO_FILES := $(sort $(filter-out README% %~ %.md %.orig %.rej,$(notdir $(wildcard vm/scenarios/*))))
+VM_SCENARIOS_LONG ?= $(sort $(notdir $(shell grep -lE '^TIER=("?)long\1[[:space:]]*$$' $(addprefix vm/scenarios/,$(VM_SCENARIO_FILES)) /dev/null)))
+VM_SCENARIOS ?= $(filter-out $(VM_SCENARIOS_LONG),$(VM_SCENARIO_FILES))
 
 # vm-check needs the static programs ($(O)/static/...) from the top Makefile.
 VM_STATIC_DEP ?= static
@@ -34,14 +40,19 @@ TAP_SUMMARY ?= tests/harness/tap-summary
 
 # Passed through the environment (quotes in values stay intact).
 VM_ENV = O='$(O)' TAP_SUMMARY='$(abspath $(TAP_SUMMARY))'
-vm-check vm-run: export VM_TIMEOUT := $(VM_TIMEOUT)
-vm-check vm-run: export VM_WALL := $(VM_WALL)
-vm-check vm-run: export VM_TESTS := $(VM_TESTS)
-vm-check vm-run: export VM_FILTER := $(VM_FILTER)
-vm-check vm-run: export VM_KERNEL := $(VM_KERNEL)
+VM_EXPECT_MISMATCH ?=
+VM_TARGETS := vm-check vm-check-long vm-run
+$(VM_TARGETS): export VM_TIMEOUT := $(VM_TIMEOUT)
+$(VM_TARGETS): export VM_WALL := $(VM_WALL)
+$(VM_TARGETS): export VM_TESTS := $(VM_TESTS)
+$(VM_TARGETS): export VM_FILTER := $(VM_FILTER)
+$(VM_TARGETS): export VM_KERNEL := $(VM_KERNEL)
+$(VM_TARGETS): export VM_EXPECT_MISMATCH := $(VM_EXPECT_MISMATCH)
 
-# `make check` = check-host + vm-check (every scenario).
+# `make check` = check-host + vm-check (every scenario of the default tier);
+# `make check-long` also runs the long tier.
 CHECK_TARGETS += vm-check
+check-long: vm-check-long
 
 # For the top Makefile's `make help` (one quoted line per entry).
 HELP_EXTRA += \
@@ -49,6 +60,7 @@ HELP_EXTRA += \
 	'  make kernel-path [SCENARIO=v2] print its bzImage path' \
 	'  make vm-check [SCENARIO=name]  boot the kernel(s) under QEMU, run the tests there;' \
 	'                                 default: every scenario ($(VM_SCENARIOS))' \
+	'  make vm-check-long             the long-tier scenarios ($(or $(VM_SCENARIOS_LONG),none))' \
 	'  make vm-run [SCENARIO=v2] RUN="prog args" [EXTRA=dir]' \
 	'                                 run one static program in the VM (EXTRA -> /extra)' \
 	'  make vm-clean                  remove $(O)/vm (kernel cache: rm -rf ~/.cache/rseqkit)'
@@ -58,13 +70,14 @@ define VM_HELP
   kernel-path [SCENARIO=]  print the bzImage path of a scenario
   vm-check [SCENARIO=]     boot the kernel(s) under QEMU and run the tests there
                            (default: every scenario: $(VM_SCENARIOS))
+  vm-check-long            the long-tier scenarios (TIER=long): $(or $(VM_SCENARIOS_LONG),none)
   vm-run SCENARIO= RUN="prog args" [EXTRA=dir]
                            run one static program in the VM (EXTRA -> /extra)
   vm-clean                 remove $(O)/vm
 endef
 export VM_HELP
 
-.PHONY: kernel kernel-path vm-check vm-run vm-clean help-vm
+.PHONY: kernel kernel-path vm-check vm-check-long vm-run vm-clean help-vm
 
 kernel:
 	@scripts/deps
@@ -74,21 +87,30 @@ kernel-path:
 	@scripts/deps
 	@scripts/kernel-build '$(or $(SCENARIO),v2)'
 
-vm-check: $(VM_STATIC_DEP)
+# vm_check_run SCENARIOS: boot each, then one summary line per scenario.
+define vm_check_run
 	@scripts/deps
 	@t0=$$(date +%s); failed=""; \
-	for s in $(or $(SCENARIO),$(VM_SCENARIOS)); do \
+	for s in $(1); do \
 		echo "==== vm-check $$s ===="; \
 		rm -f '$(O)'/vm/$$s/summary.txt; \
 		$(VM_ENV) vm/check "$$s" || failed="$$failed $$s"; \
 	done; \
 	t=$$(( $$(date +%s) - t0 )); \
 	echo "==== vm-check summary ===="; \
-	for s in $(or $(SCENARIO),$(VM_SCENARIOS)); do \
+	for s in $(1); do \
 		cat '$(O)'/vm/$$s/summary.txt 2>/dev/null || printf '%-16s FAIL  (no result: kernel build or setup failed)\n' "$$s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "vm-check: FAILED:$$failed ($$t s; logs in $(O)/vm/<scenario>/console.log)"; exit 1; fi; \
-	echo "vm-check: passed: $(or $(SCENARIO),$(VM_SCENARIOS)) ($$t s)"
+	echo "vm-check: passed: $(1) ($$t s)"
+endef
+
+vm-check: $(VM_STATIC_DEP)
+	$(call vm_check_run,$(or $(SCENARIO),$(VM_SCENARIOS)))
+
+vm-check-long: $(VM_STATIC_DEP)
+	@$(if $(or $(SCENARIO),$(VM_SCENARIOS_LONG)),:,echo "vm-check-long: no scenario has TIER=long")
+	$(if $(or $(SCENARIO),$(VM_SCENARIOS_LONG)),$(call vm_check_run,$(or $(SCENARIO),$(VM_SCENARIOS_LONG))))
 
 # RUN and EXTRA go through the environment: quotes inside RUN stay intact.
 vm-run: export VM_RUN = $(RUN)
