@@ -41,6 +41,11 @@ TAP_SUMMARY ?= tests/harness/tap-summary
 # Passed through the environment (quotes in values stay intact).
 VM_ENV = O='$(O)' TAP_SUMMARY='$(abspath $(TAP_SUMMARY))'
 VM_EXPECT_MISMATCH ?=
+# Differential verdicts (vm/verdicts): after a run that includes either
+# scenario, each program's verdict on the first beside the second (the
+# upstream reference); differences not listed in vm/upstream-differences fail.
+# Empty: no comparison.
+VM_DIFF ?= v2:upstream
 VM_TARGETS := vm-check vm-check-long vm-run
 $(VM_TARGETS): export VM_TIMEOUT := $(VM_TIMEOUT)
 $(VM_TARGETS): export VM_WALL := $(VM_WALL)
@@ -97,6 +102,8 @@ define vm_check_run
 		$(VM_ENV) vm/check "$$s" || failed="$$failed $$s"; \
 	done; \
 	t=$$(( $$(date +%s) - t0 )); \
+	vm/verdicts -r '$(1)' -p '$(VM_DIFF)' -t '$(abspath $(TAP_SUMMARY))' '$(O)' || \
+		failed="$$failed verdicts"; \
 	echo "==== vm-check summary ===="; \
 	for s in $(1); do \
 		cat '$(O)'/vm/$$s/summary.txt 2>/dev/null || printf '%-16s FAIL  (no result: kernel build or setup failed)\n' "$$s"; \
