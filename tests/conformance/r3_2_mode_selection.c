@@ -39,12 +39,7 @@ int main(int argc, char **argv)
 	uint32_t lens[] = { 32, 0, 64, 4096 };
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R3.2: kernel has no rseq(2)");
+	ct_start(argv, &k, "R3.2");
 	if (k.feature_size < 28)
 		tap_skip_all("R3.2: pre-6.3 kernel accepts only len 32");
 	lens[1] = ct_mode_len(&k, CT_V2);

@@ -132,12 +132,7 @@ int main(int argc, char **argv)
 	int bad, ncpu;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R3.5: kernel has no rseq(2)");
+	ct_start(argv, &k, "R3.5");
 	ncpu = ct_ncpus();
 
 	main_area = ct_alloc(4096, 4096);

@@ -82,12 +82,7 @@ int main(int argc, char **argv)
 	const char *why;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R3.6: kernel has no rseq(2)");
+	ct_start(argv, &k, "R3.6");
 	area = ct_alloc(4096, 4096);
 	run("unregistered", 0, 0);
 	run("legacy", RSEQKIT_ORIG_SIZE, 0);

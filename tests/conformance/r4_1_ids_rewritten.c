@@ -126,12 +126,7 @@ int main(int argc, char **argv)
 	uint64_t t0;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4.1: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4.1");
 	ncpu_conf = (uint32_t)sysconf(_SC_NPROCESSORS_CONF);
 	signal(SIGUSR1, on_sig);
 	tap_pin_cpu(ct_cpu(0));

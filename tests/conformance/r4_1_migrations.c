@@ -63,12 +63,7 @@ static void run(enum ct_mode m)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4.1: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4.1");
 	run(CT_LEGACY);
 	run(CT_V2);
 	return tap_done();

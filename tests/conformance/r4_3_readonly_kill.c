@@ -62,12 +62,7 @@ int main(int argc, char **argv)
 	const char *why;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4.3: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4.3");
 	for (int m = CT_LEGACY; m <= CT_V2; m++) {
 		const char *mn = ct_mode_name((enum ct_mode)m);
 

@@ -149,12 +149,7 @@ int main(int argc, char **argv)
 	double legacy_ids, v2_ids, legacy_pe, v2_pe;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4.4: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4.4");
 	if (!k.membarrier_rseq)
 		tap_skip_all("R4.4: kernel has no MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ");
 	if (ct_ncpus() < 2)

@@ -84,12 +84,7 @@ int main(int argc, char **argv)
 	long r;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4.5: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4.5");
 	r = pr(GET, 0);
 	if (r == -1 && errno == EINVAL)
 		tap_skip_all("R4.5: kernel has no PR_RSEQ_SLICE_EXTENSION (prctl 79 -> EINVAL)");

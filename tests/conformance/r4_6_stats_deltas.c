@@ -103,12 +103,7 @@ int main(int argc, char **argv)
 	int r;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4.6: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4.6");
 	if (!k.stats)
 		tap_skip_all("R4.6: no debugfs %s/stats (unpatched kernel or debugfs not mounted)",
 			     KFEAT_DEBUGFS);

@@ -100,12 +100,7 @@ int main(int argc, char **argv)
 	const char *why;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4");
 	if (!CT_HAVE_CS)
 		tap_skip_all("R4: no critical section asm for this architecture");
 	ipm = ct_cs_iters_per_ms();

@@ -101,12 +101,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R4: kernel has no rseq(2)");
+	ct_start(argv, &k, "R4");
 	if (!k.v2)
 		tap_skip_all("R4: mixed legacy and V2 threads: kernel has no V2 (feature size %lu)",
 			     k.feature_size);

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <rseqkit/counter.h>
@@ -59,6 +60,16 @@ static volatile int stop_aux, stop_signals;
 
 static __thread unsigned long tl_ops, tl_aborts, tl_handled;
 static unsigned long total_aborts, total_handled;
+/* Where the signal handler found the interrupted IP: inside one of the
+ * program's critical sections (the kernel failed to abort it first), or at
+ * an abort handler (the kernel aborted the section it interrupted). */
+static __thread unsigned long tl_sig_inside, tl_sig_at_abort;
+static unsigned long total_sig_inside, total_sig_at_abort;
+
+/* Every critical section of the program (the library's asm lists its
+ * descriptors in this section). */
+extern const struct rseqkit_abi_cs *const __start___rseq_cs_ptr_array[] __attribute__((weak));
+extern const struct rseqkit_abi_cs *const __stop___rseq_cs_ptr_array[] __attribute__((weak));
 
 /* --- the structures ------------------------------------------------------- */
 
@@ -102,9 +113,44 @@ static void hook(int point)
 		usleep(1);
 }
 
-static void on_usr1(int sig)
+#if defined(__x86_64__)
+# define HAVE_IP 1
+# define UC_IP(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RIP])
+#elif defined(__aarch64__)
+# define HAVE_IP 1
+# define UC_IP(uc) ((uintptr_t)(uc)->uc_mcontext.pc)
+#else
+# define HAVE_IP 0
+#endif
+
+static void classify_ip(const void *ucontext)
+{
+#if HAVE_IP
+	uintptr_t ip = UC_IP((const ucontext_t *)ucontext);
+	const struct rseqkit_abi_cs *const *d;
+
+	if (!__start___rseq_cs_ptr_array)
+		return;
+	for (d = __start___rseq_cs_ptr_array; d < __stop___rseq_cs_ptr_array; d++) {
+		if (ip == (*d)->abort_ip) {
+			tl_sig_at_abort++;
+			return;
+		}
+		if (ip >= (*d)->start_ip && ip < (*d)->start_ip + (*d)->post_commit_offset) {
+			tl_sig_inside++;
+			return;
+		}
+	}
+#else
+	(void)ucontext;
+#endif
+}
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
+	(void)si;
+	classify_ip(uc);
 	rseqkit_counter_add(&ctr, 1);
 	tl_handled++;
 }
@@ -167,6 +213,8 @@ static void *worker(void *arg)
 	for (i = 0; i < iters || !stop_workers; i++)
 		one_iteration(me);
 	done_iters[me - 1] = i;
+	__atomic_fetch_add(&total_sig_inside, tl_sig_inside, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&total_sig_at_abort, tl_sig_at_abort, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&total_aborts, tl_aborts, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&total_handled, tl_handled, __ATOMIC_RELAXED);
 	return NULL;
@@ -262,7 +310,7 @@ static int setup(void)
 			sched_yield();	/* only if this CPU's buffer is full */
 	}
 	errors_double = errors_torn = 0;
-	total_aborts = total_handled = 0;
+	total_aborts = total_handled = total_sig_inside = total_sig_at_abort = 0;
 	return 0;
 }
 
@@ -321,8 +369,16 @@ static void check(long drains, long sent, uint64_t ms)
 	tap_ok(psum == (uint64_t)expect && tsum == expect, "%s: pool counter and indirect add "
 	       "exact (%llu, %ld)", what, (unsigned long long)psum, tsum);
 	tap_diag("%s: %llu ms, %lu aborts/fallbacks seen, %ld drains, %ld signals sent, %lu "
-		 "handled", what, (unsigned long long)ms, total_aborts, drains, sent,
-		 total_handled);
+		 "handled (%lu at an abort handler)", what, (unsigned long long)ms, total_aborts,
+		 drains, sent, total_handled, total_sig_at_abort);
+	if (inj != INJ_SIGNAL || rseqkit_percpu_fallback() || !HAVE_IP)
+		return;
+	tap_ok(total_sig_inside == 0, "R4.2 %s: no signal handler runs with its interrupted IP "
+	       "inside a critical section (%lu did)", what, total_sig_inside);
+	tap_ok(total_sig_at_abort > 0 && total_aborts >= total_sig_at_abort,
+	       "R4.2 %s: signals delivered into spinning critical sections abort them: %lu "
+	       "handlers started at an abort handler, %lu aborts counted", what,
+	       total_sig_at_abort, total_aborts);
 }
 
 static void run_case(enum rseqkit_index k, enum inj j)
@@ -430,7 +486,7 @@ static void kill_case(int nchild, int rounds)
 static void body(const char *env, int argc, char **argv)
 {
 	bool lng = envrun_has_arg(argc, argv, "--long");
-	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	struct sigaction sa = { .sa_sigaction = on_usr1, .sa_flags = SA_RESTART | SA_SIGINFO };
 	enum inj last = lng ? INJ_ALL : INJ_SIGNAL;
 
 	sigaction(SIGUSR1, &sa, NULL);
