@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	struct kfeat k;
 	char *base;
 	/* Canonical kernel half: never a valid user range. */
-	char *kptr = (char *)(uintptr_t)0xffff888000000000ULL;
+	char *kptr = (char *)(uintptr_t)CT_KERNEL_ADDR;
 
 	(void)argc;
 	ct_start(argv, &k, "R3.1");

@@ -15,14 +15,13 @@
 #include "tap.h"
 
 #define SIG RSEQKIT_SIG
-#define OSIG (RSEQKIT_SIG ^ 0x1000)
+#define OSIG CT_OTHER_SIG
 
 static void run_mode(const struct kfeat *k, enum ct_mode m)
 {
 	const char *mn = ct_mode_name(m), *why;
 	uint32_t len = ct_mode_len(k, m);
-	/* A length valid on its own but different from the registered one. */
-	uint32_t olen = m == CT_LEGACY ? (k->v2 ? ct_mode_len(k, CT_V2) : 64) : RSEQKIT_ORIG_SIZE;
+	uint32_t olen = ct_other_len(k, m);
 	struct rseqkit_abi_rseq *a, *b;
 	unsigned int cpu, node;
 	long r;
@@ -31,8 +30,8 @@ static void run_mode(const struct kfeat *k, enum ct_mode m)
 		tap_skip("R3.3 %s: re-registration matrix: %s", mn, why);
 		return;
 	}
-	a = ct_alloc(4096, 4096);
-	b = ct_alloc(4096, 4096);
+	a = ct_alloc(CT_PAGE, CT_PAGE);
+	b = ct_alloc(CT_PAGE, CT_PAGE);
 	/* Pinned, so cpu_id can be compared with getcpu(2). */
 	if (ct_getcpu(&cpu, &node) == 0)
 		tap_pin_cpu((int)cpu);

@@ -15,14 +15,14 @@
 #include "tap.h"
 
 #define SIG RSEQKIT_SIG
-#define OSIG (RSEQKIT_SIG ^ 0x1000)
+#define OSIG CT_OTHER_SIG
 #define UNREG RSEQKIT_FLAG_UNREGISTER
 
 static void run_mode(const struct kfeat *k, enum ct_mode m)
 {
 	const char *mn = ct_mode_name(m), *why;
 	uint32_t len = ct_mode_len(k, m);
-	uint32_t olen = m == CT_LEGACY ? (k->v2 ? ct_mode_len(k, CT_V2) : 64) : RSEQKIT_ORIG_SIZE;
+	uint32_t olen = ct_other_len(k, m);
 	struct rseqkit_abi_rseq *a, *b;
 	unsigned char tail[64];
 	long r;
@@ -31,8 +31,8 @@ static void run_mode(const struct kfeat *k, enum ct_mode m)
 		tap_skip("R3.4 %s: unregistration matrix: %s", mn, why);
 		return;
 	}
-	a = ct_alloc(4096, 4096);
-	b = ct_alloc(4096, 4096);
+	a = ct_alloc(CT_PAGE, CT_PAGE);
+	b = ct_alloc(CT_PAGE, CT_PAGE);
 
 	r = tap_sys_rseq(a, len, UNREG, SIG);
 	tap_expect_errno(r, errno, EINVAL, "R3.4 %s: unregister with nothing registered -> EINVAL", mn);

@@ -100,7 +100,7 @@ static int guard_child(void *arg)
 
 	(void)arg;
 	page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (page == MAP_FAILED || mprotect(page + 4096, 4096, PROT_NONE))
+	if (page == MAP_FAILED || mprotect(page + CT_PAGE, CT_PAGE, PROT_NONE))
 		return 10;
 	a = (struct rseqkit_abi_rseq *)(page + 4096 - RSEQKIT_ORIG_SIZE);
 	if (ct_register(a, RSEQKIT_ORIG_SIZE, 0))
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	ct_start(argv, &k, "R3.5");
 	ncpu = ct_ncpus();
 
-	main_area = ct_alloc(4096, 4096);
+	main_area = ct_alloc(CT_PAGE, CT_PAGE);
 	fill(main_area);
 	signal(SIGUSR1, on_usr1);
 	if (!tap_expect_errno(ct_register(main_area, RSEQKIT_ORIG_SIZE, 0), errno, 0,
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	} else {
 		int fails = 0;
 
-		sp.area = ct_alloc(4096, 4096);
+		sp.area = ct_alloc(CT_PAGE, CT_PAGE);
 		fill(sp.area);
 		tap_pin_cpu(ct_cpu(0));
 		pthread_create(&th, NULL, spin_thread, &sp);

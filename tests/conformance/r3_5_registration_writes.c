@@ -27,7 +27,7 @@ static void run(const struct kfeat *k, enum ct_mode m, int flags)
 {
 	const char *mn = ct_mode_name(m), *why;
 	uint32_t len = ct_mode_len(k, m);
-	unsigned char *p = ct_alloc(4096, 4096), before[64], snap[64];
+	unsigned char *p = ct_alloc(CT_PAGE, CT_PAGE), before[64], snap[64];
 	struct rseqkit_abi_rseq *a = (struct rseqkit_abi_rseq *)p, *s;
 	unsigned int cpu, node;
 	char name[48];

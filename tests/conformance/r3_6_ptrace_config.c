@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 
 	(void)argc;
 	ct_start(argv, &k, "R3.6");
-	area = ct_alloc(4096, 4096);
+	area = ct_alloc(CT_PAGE, CT_PAGE);
 	run("unregistered", 0, 0);
 	run("legacy", RSEQKIT_ORIG_SIZE, 0);
 	if (!ct_mode_usable(&k, CT_V2, &why)) {

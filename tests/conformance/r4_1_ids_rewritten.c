@@ -86,7 +86,7 @@ static void membarrier_case(void)
 			 !k.membarrier_rseq ? "no MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ" : "needs 2 CPUs");
 		return;
 	}
-	s.a = ct_alloc(4096, 4096);
+	s.a = ct_alloc(CT_PAGE, CT_PAGE);
 	s.cpu = ct_cpu(1);
 	tap_pin_cpu(ct_cpu(0));
 	pthread_create(&th, NULL, spin_fn, &s);

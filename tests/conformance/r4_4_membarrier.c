@@ -50,7 +50,7 @@ static void *worker_fn(void *arg)
 	} else {
 		/* Done once an abort happens after a membarrier completed;
 		 * aborts before it (unrelated preemption) re-enter. */
-		for (uint64_t t0 = tap_now_ns(); tap_now_ns() - t0 < 10000000000ULL;) {
+		for (uint64_t t0 = tap_now_ns(); tap_now_ns() - t0 < CT_EVENT_BUDGET_NS;) {
 			int gen = w->mb_gen;
 
 			w->ret = ct_cs_run(w->area.rs, &desc, ipm * CS_MS, &w->stop);

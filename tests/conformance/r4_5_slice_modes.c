@@ -32,7 +32,7 @@ static long pr(unsigned long op, unsigned long arg3)
 static void legacy(int flags)
 {
 	const char *fl = flags ? " +DEFAULT_ON" : "";
-	struct rseqkit_abi_rseq *a = ct_alloc(4096, 4096);
+	struct rseqkit_abi_rseq *a = ct_alloc(CT_PAGE, CT_PAGE);
 	long r;
 
 	if (!tap_expect_errno(ct_register(a, RSEQKIT_ORIG_SIZE, flags), errno, 0,

@@ -58,7 +58,6 @@ static int child(void *arg)
 	struct ct_area a;
 	struct rseqkit_abi_cs *d = ct_alloc(sizeof(*d), 32);
 	const struct rseqkit_abi_cs *dp = d;
-	struct sigaction sa;
 	int r;
 
 	ct_cs_desc_init(d);
@@ -79,13 +78,10 @@ static int child(void *arg)
 		d->abort_ip = (uint64_t)(uintptr_t)ct_cs_abort_pre;
 		break;
 	case B_PTR:
-		dp = (const struct rseqkit_abi_cs *)(uintptr_t)0xffff888000000000ULL;
+		dp = (const struct rseqkit_abi_cs *)(uintptr_t)CT_KERNEL_ADDR;
 		break;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sig;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigaction(SIGUSR2, &sa, NULL);
+	ct_on_signal(SIGUSR2, on_sig);
 	if (ct_area_register(&a, &k, c->m))
 		return 2;
 	if (ct_thread_cputimer(SIGUSR2, 5))

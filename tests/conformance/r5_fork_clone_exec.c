@@ -91,7 +91,7 @@ static void r5_1(const char *mn)
 	pthread_t th;
 	size_t stsz = 256 * 1024;
 	char *stack = ct_alloc(stsz, 64);
-	struct rseqkit_abi_rseq *b = ct_alloc(4096, 4096);
+	struct rseqkit_abi_rseq *b = ct_alloc(CT_PAGE, CT_PAGE);
 	int status = 0;
 	pid_t pid;
 
@@ -222,7 +222,7 @@ static int fork_exec(void *arg)
  * answered 0/1 (a slice state survived). */
 static int exec_child(uint32_t len)
 {
-	struct rseqkit_abi_rseq *a = ct_alloc(4096, 4096);
+	struct rseqkit_abi_rseq *a = ct_alloc(CT_PAGE, CT_PAGE);
 	long r;
 
 	if (tap_sys_rseq(a, len, RSEQKIT_FLAG_UNREGISTER, RSEQKIT_SIG) != -1 || errno != EINVAL)

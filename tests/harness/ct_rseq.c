@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -22,6 +23,11 @@
 void ct_start(char **argv, struct kfeat *k, const char *rule)
 {
 	tap_reexec_without_glibc_rseq(argv);
+	ct_start_keep_glibc(k, rule);
+}
+
+void ct_start_keep_glibc(struct kfeat *k, const char *rule)
+{
 	kfeat_probe(k);
 	ct_ncpus();
 	kfeat_diag(k);
@@ -40,6 +46,14 @@ uint32_t ct_mode_len(const struct kfeat *k, enum ct_mode m)
 		return RSEQKIT_ORIG_SIZE;
 	return k->feature_size > RSEQKIT_ORIG_SIZE ? (uint32_t)k->feature_size
 						   : RSEQKIT_FEATURE_SIZE_V2;
+}
+
+uint32_t ct_other_len(const struct kfeat *k, enum ct_mode m)
+{
+	if (m == CT_V2)
+		return RSEQKIT_ORIG_SIZE;
+	/* 64 is a valid V2 length once AT_RSEQ_ALIGN is 64 or less. */
+	return k->v2 ? ct_mode_len(k, CT_V2) : 64;
 }
 
 size_t ct_mode_align(const struct kfeat *k, enum ct_mode m)
@@ -65,6 +79,26 @@ bool ct_mode_usable(const struct kfeat *k, enum ct_mode m, const char **why)
 	}
 	*why = "";
 	return true;
+}
+
+void *ct_shared_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		tap_bail("mmap(%zu, MAP_SHARED) failed: %s", size, tap_errno_name(errno));
+	return p;
+}
+
+void ct_on_signal(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	if (sigaction(sig, &sa, NULL))
+		tap_bail("sigaction(%d): %s", sig, tap_errno_name(errno));
 }
 
 void *ct_alloc(size_t size, size_t align)
@@ -95,7 +129,7 @@ int ct_area_register(struct ct_area *a, const struct kfeat *k, enum ct_mode m)
 {
 	a->mode = m;
 	a->len = ct_mode_len(k, m);
-	a->rs = ct_alloc(4096, 4096);
+	a->rs = ct_alloc(CT_PAGE, CT_PAGE);
 	if (ct_register(a->rs, a->len, 0)) {
 		int err = errno;
 

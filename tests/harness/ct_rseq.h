@@ -10,6 +10,7 @@
 #ifndef RSEQKIT_CT_RSEQ_H
 #define RSEQKIT_CT_RSEQ_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,21 @@ struct ct_area {
 	enum ct_mode mode;
 };
 
+/* The numbers the suite shares (names instead of repeated literals). */
+/* An area of this size is a whole page of its own (registrations, scribbles). */
+#define CT_PAGE 4096
+/* The start of x86_64's direct map: a kernel address that every user access
+ * faults on (EFAULT for rseq(2), SIGSEGV for a descriptor pointer). */
+#define CT_KERNEL_ADDR 0xffff888000000000ULL
+/* A valid signature other than the registered RSEQKIT_SIG (R3.3, R3.4). */
+#define CT_OTHER_SIG (RSEQKIT_SIG ^ 0x1000)
+/* How long a case may wait for an event it provokes before it is judged
+ * (generous for QEMU TCG with a debug kernel). */
+#define CT_EVENT_BUDGET_NS 10000000000ULL
+/* One nanosecond-clock millisecond / second. */
+#define CT_NS_PER_MS 1000000ULL
+#define CT_NS_PER_S 1000000000ULL
+
 /*
  * The common start of a conformance program: re-exec without glibc's
  * registration, probe the kernel, note the CPUs (before anything is pinned),
@@ -38,16 +54,27 @@ struct ct_area {
  */
 void ct_start(char **argv, struct kfeat *k, const char *rule);
 
+/* ct_start() for the programs that deliberately keep glibc's own
+ * registration (no re-exec). */
+void ct_start_keep_glibc(struct kfeat *k, const char *rule);
+
 const char *ct_mode_name(enum ct_mode m);
 /* Length and alignment of a registration in mode m on kernel k. */
 uint32_t ct_mode_len(const struct kfeat *k, enum ct_mode m);
 size_t ct_mode_align(const struct kfeat *k, enum ct_mode m);
+/* A length valid on its own on k but other than mode m's (R3.3, R3.4). */
+uint32_t ct_other_len(const struct kfeat *k, enum ct_mode m);
 /* True if mode m can be tested on k; else *why says why not. */
 bool ct_mode_usable(const struct kfeat *k, enum ct_mode m, const char **why);
 
 /* Zeroed memory of size bytes aligned to align (a power of two); aborts on
  * failure. Free with free(). */
 void *ct_alloc(size_t size, size_t align);
+/* Zeroed anonymous memory shared with forked children (their results);
+ * aborts on failure. Free with munmap(). */
+void *ct_shared_alloc(size_t size);
+/* Install fn as the SA_SIGINFO | SA_RESTART handler of sig (bails on error). */
+void ct_on_signal(int sig, void (*fn)(int, siginfo_t *, void *));
 /* Allocate (at least 4096 bytes, so a whole page is ours) and register the
  * calling thread in mode m; returns 0 or -errno (area freed on error). */
 int ct_area_register(struct ct_area *a, const struct kfeat *k, enum ct_mode m);

@@ -57,7 +57,7 @@ const char *ct_slice_setup(struct ct_area *a, const struct kfeat *k, int flags)
 
 	if (!k->v2)
 		return "kernel without V2 (feature size < 33): no slice extensions";
-	a->rs = ct_alloc(4096, 4096);
+	a->rs = ct_alloc(CT_PAGE, CT_PAGE);
 	a->len = len;
 	a->mode = CT_V2;
 	r = ct_register(a->rs, len, flags);
