@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * R4.4: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) interrupts running
- * threads and aborts their critical sections, in both modes. Legacy also
+ * threads and aborts their critical sections, in both modes. Told apart from
+ * a preemption abort by counting the spinning thread's involuntary switches:
+ * without a membarrier only switched-out sections abort, with one all do. Legacy also
  * rewrites their ID fields (scribble check in r4_1_ids_rewritten); V2 writes
  * them only if they changed, which is observable through rseq/stats (R4.6)
  * when the kernel has it: 50 membarriers against a pinned, spinning V2 thread
@@ -22,18 +24,27 @@ static struct kfeat k;
 static struct rseqkit_abi_cs desc;
 static uint64_t ipm;
 
+/* Rounds per mode and column; a round counts only if the worker was never
+ * switched out while inside its section (a preemption aborts by itself). */
+#define ROUNDS 20
+/* How long the section spins before and after the membarrier. */
+#define SETTLE_MS 2
+#define AFTER_MS 3
+
 struct worker {
 	enum ct_mode m;
 	int cpu;
 	bool cs;		/* spin inside the section (else plain spin) */
-	volatile int ready, done, stop, mb_gen;
-	int reg_err, ret, retries;
+	volatile int ready, done, stop;
+	int reg_err, ret;
+	uint64_t invol0, invol1;
 	struct ct_area area;
 };
 
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
+	uint64_t vol;
 	int r;
 
 	tap_pin_cpu(w->cpu);
@@ -43,22 +54,16 @@ static void *worker_fn(void *arg)
 		w->ready = w->done = 1;
 		return NULL;
 	}
+	ct_thread_switches(&vol, &w->invol0);
 	w->ready = 1;
 	if (!w->cs) {
 		while (!w->stop)
 			;
 	} else {
-		/* Done once an abort happens after a membarrier completed;
-		 * aborts before it (unrelated preemption) re-enter. */
-		for (uint64_t t0 = tap_now_ns(); tap_now_ns() - t0 < CT_EVENT_BUDGET_NS;) {
-			int gen = w->mb_gen;
-
-			w->ret = ct_cs_run(w->area.rs, &desc, ipm * CS_MS, &w->stop);
-			if (w->ret != 1 || w->stop || w->mb_gen != gen)
-				break;
-			w->retries++;
-		}
+		/* Spins until main sets stop (after its membarrier, if any). */
+		w->ret = ct_cs_run(w->area.rs, &desc, ipm * CS_MS, &w->stop);
 	}
+	ct_thread_switches(&vol, &w->invol1);
 	ct_area_unregister(&w->area);
 	w->done = 1;
 	return NULL;
@@ -76,34 +81,75 @@ static bool start(struct worker *w, pthread_t *th, enum ct_mode m, bool cs)
 	return !w->reg_err;
 }
 
+/*
+ * One section on another CPU, spinning until stopped; with_mb: one
+ * membarrier RSEQ while it spins. Returns 1 aborted, 0 committed, -1 setup
+ * failed; *switched: the worker was switched out meanwhile (a preemption,
+ * which aborts a section by itself).
+ */
+static int round_once(enum ct_mode m, bool with_mb, int *mb_err, bool *switched)
+{
+	struct worker w;
+	pthread_t th;
+
+	if (!start(&w, &th, m, true)) {
+		pthread_join(th, NULL);
+		return -1;
+	}
+	ct_msleep(SETTLE_MS);
+	if (with_mb && ct_membarrier_rseq())
+		*mb_err = errno;
+	ct_msleep(AFTER_MS);
+	w.stop = 1;
+	pthread_join(th, NULL);
+	*switched = w.invol1 != w.invol0;
+	return w.ret;
+}
+
+/*
+ * A membarrier abort told apart from a preemption abort: the same section
+ * on a pinned thread is run with and without one membarrier in the middle,
+ * and the thread's involuntary switches are counted around it. Without a
+ * membarrier, a section aborts only if the thread was switched out; with
+ * one, every section aborts, also when the thread never left its CPU.
+ */
 static void cs_case(enum ct_mode m)
 {
 	const char *mn = ct_mode_name(m);
-	struct worker w;
-	pthread_t th;
-	int mb_err = 0, rounds = 0;
+	int n[2] = { 0 }, clean[2] = { 0 }, aborted[2] = { 0 }, clean_aborted[2] = { 0 };
+	int mb_err = 0, setup = 0;
 
-	if (!start(&w, &th, m, true)) {
-		tap_ok(false, "R4.4 %s: registration: %s", mn, tap_errno_name(w.reg_err));
-		pthread_join(th, NULL);
+	for (int with = 0; with <= 1; with++) {
+		for (int i = 0; i < ROUNDS; i++) {
+			bool sw = false;
+			int r = round_once(m, with, &mb_err, &sw);
+
+			if (r < 0) {
+				setup = 1;
+				continue;
+			}
+			n[with]++;
+			aborted[with] += r == 1;
+			clean[with] += !sw;
+			clean_aborted[with] += !sw && r == 1;
+		}
+	}
+	tap_diag("%s: without membarrier %d rounds, %d aborted, %d never switched out (%d of "
+		 "those aborted); with: %d rounds, %d aborted, %d never switched out (%d aborted)",
+		 mn, n[0], aborted[0], clean[0], clean_aborted[0], n[1], aborted[1], clean[1],
+		 clean_aborted[1]);
+	if (setup || mb_err) {
+		tap_ok(false, "R4.4 %s: setup (registration %s, membarrier %s)", mn,
+		       setup ? "failed" : "ok", tap_errno_name(mb_err));
 		return;
 	}
-	ct_msleep(5);
-	for (; rounds < 20 && !w.done; rounds++) {
-		if (ct_membarrier_rseq()) {
-			mb_err = errno;
-			break;
-		}
-		w.mb_gen++;
-		ct_wait_flag(&w.done, 20);
-	}
-	w.stop = 1;
-	pthread_join(th, NULL);
-	tap_ok(!mb_err && w.ret == 1,
-	       "R4.4 %s: membarrier RSEQ aborts the critical section of a thread spinning on CPU %d (%s after %d membarriers; membarrier %s)",
-	       mn, w.cpu, w.ret == 1 ? "aborted" : "committed", rounds, tap_errno_name(mb_err));
-	if (w.retries)
-		tap_diag("  %d earlier aborts by something else", w.retries);
+	tap_ok(clean_aborted[0] == 0,
+	       "R4.4 %s: without a membarrier a section aborts only if its thread was switched "
+	       "out (%d of %d such rounds aborted anyway)", mn, clean_aborted[0], clean[0]);
+	tap_ok(aborted[1] == n[1] && clean[1] > 0,
+	       "R4.4 %s: membarrier RSEQ aborts the critical section of a thread spinning on "
+	       "CPU %d, also with no preemption involved (%d of %d rounds aborted, %d of them "
+	       "never switched out)", mn, ct_cpu(1), aborted[1], n[1], clean_aborted[1]);
 }
 
 /* Per membarrier, and per return-to-user rseq run (`exits`): under TCG
