@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* rseqkit/freelist.h: per-CPU LIFO free list and its drain protocol. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include <rseqkit/freelist.h>
@@ -10,8 +9,6 @@
 #include "percpu-internal.h"
 
 struct rseqkit_freelist_node rseqkit__freelist_stopped = { &rseqkit__freelist_stopped };
-
-static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int rseqkit_freelist_init(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
@@ -42,7 +39,7 @@ int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 		return -EINVAL;
 	s = &fl->slots[idx];
 	fence_cpu = fl->kind == RSEQKIT_INDEX_CPU_ID ? idx : -1;
-	pthread_mutex_lock(&drain_lock);
+	rseqkit__drain_lock();
 	for (;;) {
 		/* (1) stop: the head becomes the sentinel. */
 		head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
@@ -61,8 +58,10 @@ int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 			break;
 		}
 		/* (3) still stopped: nothing committed since (1); head is ours. */
-		if (__atomic_load_n(&s->head, __ATOMIC_SEQ_CST) == RSEQKIT__FL_STOPPED)
+		if (__atomic_load_n(&s->head, __ATOMIC_SEQ_CST) == RSEQKIT__FL_STOPPED) {
+			rseqkit__drain_stopped();
 			break;
+		}
 	}
 	/*
 	 * (4) publish the empty list. A pop that loaded the sentinel commits
@@ -79,7 +78,7 @@ int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 		if (__atomic_load_n(&s->head, __ATOMIC_SEQ_CST) != RSEQKIT__FL_STOPPED)
 			break;
 	}
-	pthread_mutex_unlock(&drain_lock);
+	rseqkit__drain_unlock();
 	*out = (struct rseqkit_freelist_node *)head;
 	return ret;
 }

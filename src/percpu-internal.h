@@ -17,8 +17,11 @@ void *rseqkit__slots_alloc(size_t n, size_t sz);
  * membuf): steps 1-3 of rseqkit/percpu.h. Returns 0 with *count the stable
  * count (the word left stopped), or the fence error (word restored). */
 int rseqkit__stop_count(uint64_t *word, int fence_cpu, uint64_t *count);
-/* Serializes drains. */
+/* Serializes drains (every structure): held from stopping a slot until it
+ * is published again (rseqkit__drain_wait() in rseqkit/percpu.h). */
 void rseqkit__drain_lock(void);
 void rseqkit__drain_unlock(void);
+/* A drain holds a stopped slot: injection point RSEQKIT_INJECT_DRAIN. */
+void rseqkit__drain_stopped(void);
 
 #endif /* RSEQKIT_PERCPU_INTERNAL_H */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,19 @@ int rseqkit_percpu_fallback(void)
 	return s == RSEQKIT__PERCPU_FALLBACK;
 }
 
+static void drain_mutex_init(void);
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+
 /* Decide right after the registration constructor (101), before main(). */
 __attribute__((constructor(102))) static void percpu_ctor(void)
 {
 	rseqkit_percpu_fallback();
+	drain_mutex_init();
+	/* A dlclose()d copy of the library drops its handlers (glibc keys
+	 * them by the object's __dso_handle). */
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static int nr_slots;
@@ -328,9 +338,31 @@ int rseqkit_prepare_unload(void)
 	return (int32_t)RSEQKIT_READ_ONCE_U32(rs->cpu_id) >= 0 ? 0 : -ENOENT;
 }
 
-/* --- the drain protocol of count words (ptrbuf, membuf) ------------------- */
+/* --- drains: one lock, waited on by the callers that meet a stopped slot --- */
 
+/*
+ * Every drain (freelist, ptrbuf, membuf) holds drain_mutex from the moment it
+ * stops a slot until the slot is published again, so a caller that meets a
+ * stopped slot waits for the drain by taking the mutex once. Priority
+ * inheritance makes that wait bounded under real-time scheduling: a
+ * SCHED_FIFO caller on the CPU of a preempted SCHED_OTHER drainer lends it
+ * its priority instead of spinning over it forever. Error checking turns a
+ * signal handler that meets the drain its own thread is running into a
+ * clear fatal error instead of a self-deadlock.
+ */
 static pthread_mutex_t drain_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void drain_mutex_init(void)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	/* Without PI futexes (rare kernels), plain blocking still beats a spin. */
+	pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(&drain_mutex, &a);
+	pthread_mutexattr_destroy(&a);
+}
 
 void rseqkit__drain_lock(void)
 {
@@ -340,6 +372,74 @@ void rseqkit__drain_lock(void)
 void rseqkit__drain_unlock(void)
 {
 	pthread_mutex_unlock(&drain_mutex);
+}
+
+void rseqkit__drain_stopped(void)
+{
+	void (*hook)(int) = __atomic_load_n(&rseqkit_inject_hook, __ATOMIC_RELAXED);
+
+	if (hook)
+		hook(RSEQKIT_INJECT_DRAIN);
+}
+
+void rseqkit__drain_wait(void)
+{
+	int r = pthread_mutex_lock(&drain_mutex);
+
+	if (r == EDEADLK)
+		RSEQKIT_FATAL("per-CPU structure used in a signal handler that interrupted a "
+			      "drain of the same slot (the handler would wait for itself)");
+	if (!r)
+		pthread_mutex_unlock(&drain_mutex);
+	else
+		sched_yield();
+}
+
+/*
+ * fork(): the child has one thread, so a fallback lock or the drain mutex
+ * held by another thread of the parent would be held forever there, and a
+ * slot stopped by a drain would stay stopped. The prepare handler waits for
+ * every drain and every fallback operation in flight by taking their locks;
+ * both sides release them after the fork (the child re-creates the mutex,
+ * whose owner was the parent's thread id).
+ */
+static bool fork_took_fb[FB_LOCKS];
+
+static void fork_prepare(void)
+{
+	uintptr_t me = (uintptr_t)&fb_token;
+
+	pthread_mutex_lock(&drain_mutex);
+	if (!rseqkit_percpu_fallback())
+		return;
+	for (int i = 0; i < FB_LOCKS; i++) {
+		/* fork() from a signal handler that interrupted a fallback
+		 * operation of this thread: that lock stays as it is. */
+		fork_took_fb[i] = __atomic_load_n(&fb_locks[i].v, __ATOMIC_RELAXED) != me;
+		if (fork_took_fb[i])
+			fb_lock(i);
+	}
+}
+
+static void fork_release_fb(void)
+{
+	for (int i = 0; i < FB_LOCKS; i++) {
+		if (fork_took_fb[i])
+			fb_unlock(&fb_locks[i].v);
+		fork_took_fb[i] = false;
+	}
+}
+
+static void fork_parent(void)
+{
+	fork_release_fb();
+	pthread_mutex_unlock(&drain_mutex);
+}
+
+static void fork_child(void)
+{
+	fork_release_fb();
+	drain_mutex_init();
 }
 
 /*
@@ -365,6 +465,7 @@ int rseqkit__stop_count(uint64_t *word, int fence_cpu, uint64_t *count)
 			return ret;
 		}
 		if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == (c | (1ULL << 63))) {
+			rseqkit__drain_stopped();
 			*count = c;
 			return 0;
 		}

@@ -75,7 +75,7 @@ rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(head == RSEQKIT__FL_STOPPED, 0)) {
-			rseqkit_arch_cpu_relax();	/* a drain is in progress */
+			rseqkit__drain_wait();	/* a drain is in progress */
 			continue;
 		}
 		last->next = (struct rseqkit_freelist_node *)head;

@@ -103,7 +103,9 @@
  * rseqkit_inject_loops[n] iterations inside the critical section (1 after
  * the index check, 2 after the first comparison, 3 before the commit);
  * point 4 is the C hook after an abort. Without RSEQKIT_INJECT the hooks
- * compile to nothing.
+ * compile to nothing. Point RSEQKIT_INJECT_DRAIN (5) is called by the
+ * library's drains in every build, in the draining thread, while the slot is
+ * stopped (tests of callers that meet a stopped slot).
  *
  * dlclose: see rseqkit_prepare_unload() below.
  */
@@ -154,6 +156,7 @@ RSEQKIT_API int rseqkit_prepare_unload(void);
 
 /* Injection (RSEQKIT_INJECT builds only read these). */
 #define RSEQKIT_INJECT_POINTS	8
+#define RSEQKIT_INJECT_DRAIN	5
 extern RSEQKIT_API int rseqkit_inject_loops[RSEQKIT_INJECT_POINTS];
 extern RSEQKIT_API void (*rseqkit_inject_hook)(int point);
 
@@ -169,6 +172,9 @@ RSEQKIT_API int rseqkit__percpu_index_slow(enum rseqkit_index kind);
 /* Abort path: returns 1 if the operation must run its fallback, 0 if the
  * caller must retry (the thread is registered now). */
 RSEQKIT_API int rseqkit__percpu_aborted(void);
+/* A data structure operation met a slot stopped by a drain: wait until the
+ * drain is over (blocks with priority inheritance; never spins). */
+RSEQKIT_API void rseqkit__drain_wait(void);
 RSEQKIT_API int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
 		uint32_t newv);
 RSEQKIT_API int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,

@@ -68,7 +68,7 @@ rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kin
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit_arch_cpu_relax();
+			rseqkit__drain_wait();	/* a drain is in progress */
 			continue;
 		}
 		if (count >= b->capacity)
@@ -102,7 +102,7 @@ rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED), p;
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit_arch_cpu_relax();
+			rseqkit__drain_wait();	/* a drain is in progress */
 			continue;
 		}
 		if (!count)
