@@ -4,6 +4,8 @@
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,6 +76,32 @@ int rseqkit_membarrier_error(void)
 	return mb_error;
 }
 
+/* cpu is online: /sys/devices/system/cpu/online lists it ("0-3,6"). */
+static bool cpu_online(int cpu)
+{
+	char buf[512], *p = buf;
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	bool found = false;
+
+	if (!f)
+		return true;	/* unknown: assume online (the safe answer) */
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	while (*p && !found) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p)
+			break;
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		found = cpu >= lo && cpu <= hi;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return found;
+}
+
 /* Run on cpu for a moment: the task that ran there was switched out. */
 static int visit(int cpu)
 {
@@ -81,8 +109,18 @@ static int visit(int cpu)
 
 	CPU_ZERO(&one);
 	CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one))
-		return errno == EINVAL ? 0 : -errno;	/* offline: nothing runs there */
+	if (sched_setaffinity(0, sizeof(one), &one)) {
+		/*
+		 * EINVAL: no CPU of the mask is both online and in this thread's
+		 * cpuset. An offline CPU runs nothing, so nothing is in flight
+		 * there; an online CPU outside our cpuset may still run another
+		 * thread of the process (another cpuset): it cannot be fenced
+		 * from here, so say so instead of claiming success.
+		 */
+		if (errno == EINVAL)
+			return cpu_online(cpu) ? -EPERM : 0;
+		return -errno;
+	}
 	if (sched_getcpu() != cpu)
 		sched_yield();
 	return sched_getcpu() == cpu ? 0 : -EPERM;

@@ -56,9 +56,11 @@ RSEQKIT_API int rseqkit_membarrier_error(void);
  * rseqkit_membarrier_fence() - see above. cpu < 0: every CPU.
  * Returns 0, or:
  *   -EINVAL  cpu >= rseqkit_percpu_nr_slots()
- *   -EPERM   affinity method: the calling thread may not run on a CPU the
- *            process uses (cpuset/affinity restrictions); nothing is fenced
- *            reliably, so the caller must not touch the slot
+ *   -EPERM   affinity method: the CPU is online but outside the calling
+ *            thread's cpuset (sched_setaffinity(2) says EINVAL), or the
+ *            thread could not get onto it; another thread of the process
+ *            may run there, so nothing was fenced and the caller must not
+ *            touch the slot (an offline CPU runs nothing: 0)
  *   other    the errno of membarrier(2) (e.g. -ENOMEM)
  */
 RSEQKIT_API int rseqkit_membarrier_fence(int cpu);
