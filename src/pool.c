@@ -2,7 +2,9 @@
 /*
  * rseqkit/pool.h: per-index memory pool. Ranges are MAP_NORESERVE mappings
  * of nr_slots * stride bytes; objects are carved with a bump pointer and a
- * first-fit free list of (offset, size) chunks per range. A reused chunk is
+ * first-fit free list of (offset, size) chunks per range, sorted by offset
+ * with neighbours merged (so a freed run serves a larger object, and a
+ * double free is an overlap that free detects). A reused chunk is
  * zeroed in each instance where it is not already zero: reading a page that
  * was never written maps the zero page, so reuse does not populate indices
  * that were never used.
@@ -27,6 +29,7 @@ struct range {
 	struct range *next;
 	char *base;
 	size_t bump;
+	size_t used_end;	/* bytes below it were handed out at some time */
 	struct chunk *free;
 };
 
@@ -101,6 +104,19 @@ static bool all_zero(const char *p, size_t n)
 	return true;
 }
 
+/* Make an object read zero in every instance, writing only instances that
+ * are not zero already (reading a never-written page maps the zero page, so
+ * indices never used stay unpopulated). */
+static void zero_instances(struct rseqkit_pool *pool, char *h, size_t size)
+{
+	for (int i = 0; i < pool->nr_slots; i++) {
+		char *inst = h + (size_t)i * pool->stride;
+
+		if (!all_zero(inst, size))
+			memset(inst, 0, size);
+	}
+}
+
 static void *take_free(struct rseqkit_pool *pool, struct range *r, size_t size)
 {
 	for (struct chunk **pc = &r->free; *pc; pc = &(*pc)->next) {
@@ -116,15 +132,27 @@ static void *take_free(struct rseqkit_pool *pool, struct range *r, size_t size)
 			*pc = c->next;
 			free(c);
 		}
-		for (int i = 0; i < pool->nr_slots; i++) {
-			char *inst = h + (size_t)i * pool->stride;
-
-			if (!all_zero(inst, size))
-				memset(inst, 0, size);
-		}
+		zero_instances(pool, h, size);
 		return h;
 	}
 	return NULL;
+}
+
+/* From the bump area: below used_end it may hold an object freed back
+ * into it (give_back), so clear that part. */
+static void *take_bump(struct rseqkit_pool *pool, struct range *r, size_t size)
+{
+	char *h = r->base + r->bump;
+
+	if (pool->stride - r->bump < size)
+		return NULL;
+	if (r->bump < r->used_end)
+		zero_instances(pool, h, (r->used_end - r->bump < size ?
+					 r->used_end - r->bump : size));
+	r->bump += size;
+	if (r->bump > r->used_end)
+		r->used_end = r->bump;
+	return h;
 }
 
 void *rseqkit_pool_alloc(struct rseqkit_pool *pool, size_t size)
@@ -140,22 +168,65 @@ void *rseqkit_pool_alloc(struct rseqkit_pool *pool, size_t size)
 	pthread_mutex_lock(&pool->priv->lock);
 	for (r = pool->priv->ranges; r && !h; r = r->next) {
 		h = take_free(pool, r, size);
-		if (!h && pool->stride - r->bump >= size) {
-			h = r->base + r->bump;
-			r->bump += size;
-		}
+		if (!h)
+			h = take_bump(pool, r, size);
 	}
 	if (!h) {
 		r = new_range(pool);
-		if (r) {
-			h = r->base;
-			r->bump = size;
-		}
+		if (r)
+			h = take_bump(pool, r, size);
 	}
 	pthread_mutex_unlock(&pool->priv->lock);
 	if (!h)
 		errno = ENOMEM;
 	return h;
+}
+
+/*
+ * Put [off, off + size) back into r's free list, kept sorted by offset with
+ * neighbours merged, and give a chunk that ends at the bump pointer back to
+ * the bump area. Returns 0, -EALREADY if any byte of it is already free
+ * (double free), -ENOMEM without memory for a chunk record (the object
+ * leaks, nothing else changes).
+ */
+static int give_back(struct range *r, size_t off, size_t size)
+{
+	struct chunk **pc = &r->free, *prev = NULL, *c;
+
+	while (*pc && (*pc)->off + (*pc)->size <= off) {
+		prev = *pc;
+		pc = &(*pc)->next;
+	}
+	if (*pc && (*pc)->off < off + size)
+		return -EALREADY;	/* overlaps a free chunk */
+	if (prev && prev->off + prev->size == off) {
+		prev->size += size;
+		c = prev;
+	} else {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		c->off = off;
+		c->size = size;
+		c->next = *pc;
+		*pc = c;
+	}
+	if (c->next && c->off + c->size == c->next->off) {
+		struct chunk *n = c->next;
+
+		c->size += n->size;
+		c->next = n->next;
+		free(n);
+	}
+	if (!c->next && c->off + c->size == r->bump) {
+		/* The last chunk: the bump pointer takes it back. */
+		r->bump = c->off;
+		for (pc = &r->free; *pc != c; pc = &(*pc)->next)
+			;
+		*pc = NULL;
+		free(c);
+	}
+	return 0;
 }
 
 int rseqkit_pool_free(struct rseqkit_pool *pool, void *h, size_t size)
@@ -168,22 +239,19 @@ int rseqkit_pool_free(struct rseqkit_pool *pool, void *h, size_t size)
 	size = (size + 7) & ~(size_t)7;
 	pthread_mutex_lock(&pool->priv->lock);
 	for (r = pool->priv->ranges; r; r = r->next) {
-		struct chunk *c;
 		size_t off = (size_t)((char *)h - r->base);
 
 		if ((char *)h < r->base || off + size > r->bump)
 			continue;
-		c = malloc(sizeof(*c));
-		if (c) {
-			c->off = off;
-			c->size = size;
-			c->next = r->free;
-			r->free = c;
-		}
-		ret = 0;	/* without memory for the chunk record, the object leaks */
+		ret = off % 8 ? -EINVAL : give_back(r, off, size);
 		break;
 	}
 	pthread_mutex_unlock(&pool->priv->lock);
+	if (ret == -EALREADY)
+		rseqkit__diag("rseqkit_pool_free: %p (%zu bytes) is already free: double free",
+			      h, size);
+	if (ret == -ENOMEM)
+		ret = 0;	/* without memory for the chunk record, the object leaks */
 	return ret;
 }
 

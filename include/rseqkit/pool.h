@@ -67,8 +67,10 @@ RSEQKIT_API void rseqkit_pool_destroy(struct rseqkit_pool *pool);
  * EINVAL (size 0 or > stride) or ENOMEM.
  */
 RSEQKIT_API void *rseqkit_pool_alloc(struct rseqkit_pool *pool, size_t size);
-/* Give an object back (size as allocated). Returns 0, or -EINVAL if h is
- * not an object of the pool. */
+/* Give an object back (size as allocated); freed neighbours merge, so
+ * their space serves larger objects. Returns 0, or -EINVAL if h is not an
+ * object of the pool, -EALREADY if (part of) it is already free: a double
+ * free, also reported through the diagnostic hook; nothing is changed. */
 RSEQKIT_API int rseqkit_pool_free(struct rseqkit_pool *pool, void *h, size_t size);
 /* Bytes of index idx's instances resident in memory (mincore), over all
  * ranges; -EINVAL for a bad idx. For tests and accounting. */
