@@ -13,8 +13,11 @@ int rseqkit_membuf_init(struct rseqkit_membuf *b, enum rseqkit_index kind, size_
 			size_t item_size)
 {
 	if (!b || (kind != RSEQKIT_INDEX_CPU_ID && kind != RSEQKIT_INDEX_MM_CID) ||
-	    !capacity || !item_size ||
-	    capacity > (1UL << 30) / item_size)
+	    !capacity || !item_size)
+		return -EINVAL;
+	if (item_size > RSEQKIT_MEMBUF_ITEM_MAX)
+		return -EMSGSIZE;
+	if (capacity > (1UL << 30) / item_size)
 		return -EINVAL;
 	b->nr_slots = rseqkit_percpu_nr_slots();
 	b->kind = rseqkit_percpu_resolve(kind);

@@ -42,8 +42,17 @@ struct rseqkit_membuf {
 	size_t item_size;
 };
 
+/*
+ * Largest item: push and pop copy one item inside a critical section, which
+ * the kernel restarts on every preemption, migration or signal; a copy that
+ * takes longer than the time between two interrupts would abort forever.
+ * 4 KiB copies in well under a microsecond (a few under QEMU TCG).
+ */
+#define RSEQKIT_MEMBUF_ITEM_MAX	4096
+
 /* Returns 0, or -EINVAL (b NULL, kind unknown, capacity or item_size 0,
- * capacity * item_size over 1 GiB), -ENOMEM. */
+ * capacity * item_size over 1 GiB), -EMSGSIZE (item_size over
+ * RSEQKIT_MEMBUF_ITEM_MAX), -ENOMEM. */
 RSEQKIT_API int rseqkit_membuf_init(struct rseqkit_membuf *b, enum rseqkit_index kind,
 				    size_t capacity, size_t item_size);
 RSEQKIT_API void rseqkit_membuf_destroy(struct rseqkit_membuf *b);
@@ -69,7 +78,7 @@ rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit_arch_cpu_relax();
+			rseqkit__drain_wait();	/* a drain is in progress */
 			continue;
 		}
 		if (count >= b->capacity)
@@ -104,7 +113,7 @@ rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index k
 		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit_arch_cpu_relax();
+			rseqkit__drain_wait();	/* a drain is in progress */
 			continue;
 		}
 		if (!count)
