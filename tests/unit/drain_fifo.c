@@ -12,7 +12,7 @@
  * The library calls the injection hook RSEQKIT_INJECT_DRAIN while a slot is
  * stopped; there the drainer wakes the caller, which preempts it at once
  * and runs its operation on the stopped slot. The main thread watches from
- * another CPU: an operation not done after 10 s is a livelock (the test
+ * another CPU: an operation not done after 20 s is a livelock (the test
  * then exits failing; the spinning thread cannot be stopped otherwise).
  * Needs root (SCHED_FIFO) and two CPUs; skips otherwise.
  */
@@ -31,7 +31,7 @@
 #include <rseqkit/ptrbuf.h>
 #include "tap.h"
 
-#define WATCH_S 10
+#define WATCH_S 20
 
 enum op { FL_PUSH, PB_PUSH, PB_POP, MB_PUSH, MB_POP, NR_OPS };
 static const char *const op_name[NR_OPS] = {

@@ -9,7 +9,8 @@
  * A worker thread runs operations on index 0 back to back, each holding
  * the lock while it copies 1 MiB, so the lock is held nearly all the time;
  * the main thread forks repeatedly and each child runs one locked operation
- * on index 0 and exits 0. A child still running after 3 s is stuck.
+ * on index 0 and exits 0. A child still running after 20 s is stuck
+ * (generous: loaded machines, QEMU).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +23,7 @@
 
 #define COPY_BYTES	(1U << 20)
 #define FORKS		20
-#define CHILD_MS	3000
+#define CHILD_MS	20000
 
 static uint64_t word;		/* only the worker changes it in the parent */
 static char *src, *dst;
