@@ -57,3 +57,24 @@ $(O)/obj/tests/interpose/%.o: tests/interpose/%.c $(wildcard tests/interpose/*.h
 	@mkdir -p $(@D)
 	$(say) CC $@
 	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Uncontended cost per lock/unlock pair without / off / on (a dynamic
+# program without librseqkit; the interposer brings it).
+SLICELOCKS_OVERHEAD := $(O)/bench/real/slicelocks-overhead
+slicelocks: $(SLICELOCKS_OVERHEAD)
+$(SLICELOCKS_OVERHEAD): bench/real/overhead.c
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS) -o $@ $< $(HOST_LDFLAGS)
+
+# make install / uninstall: the interposer goes next to librseqkit.so.0 in
+# LIBDIR ($ORIGIN finds it there), where `rseqkit run` looks (../lib).
+.PHONY: install-slicelocks uninstall-slicelocks
+install: install-slicelocks
+install-slicelocks: $(SLICELOCKS_SO)
+	@$(INSTALL) -d '$(DESTDIR)$(LIBDIR)'
+	@$(INSTALL) -m 755 $(SLICELOCKS_SO) '$(DESTDIR)$(LIBDIR)/librseqkit-slicelocks.so'
+	@echo "  librseqkit-slicelocks.so (rseqkit run --slice-locks) in $(DESTDIR)$(LIBDIR)"
+uninstall: uninstall-slicelocks
+uninstall-slicelocks:
+	@rm -f '$(DESTDIR)$(LIBDIR)/librseqkit-slicelocks.so'

@@ -8,12 +8,14 @@
  * console log into the off/on table.
  *
  *   rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]
- *                     [--modes none,off,on] -- NAME PROG ARGS... [-- NAME PROG ARGS...]
+ *                     [--modes off,on,through] -- NAME PROG ARGS... [-- NAME PROG ARGS...]
  *
- * Modes: none = no interposer (the baseline of the overhead), off = the
- * interposer with RSEQKIT_SLICE=off (wrappers pass through), on = the
- * interposer with the process decision as the kernel allows. Every mode uses
- * the same rseq owner (rseqkit's V2 registration) so only the requests differ.
+ * Modes: off = `rseqkit run` without the interposer (no requests), on =
+ * `rseqkit run --slice-locks` (requests while locks are held, the decision
+ * as the kernel allows), through = the interposer preloaded with
+ * RSEQKIT_SLICE=off (its wrappers pass through: what preloading alone costs).
+ * Every mode has the same rseq owner (rseqkit's V2 registration), so only the
+ * requests differ. Default: off,on.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,9 +55,11 @@ static int run_one(const struct cmd *c, const char *mode, int rep, const char *p
 
 	argv[n++] = "rseqkit";
 	argv[n++] = "run";
-	if (strcmp(mode, "none")) {
+	if (strcmp(mode, "off")) {
 		argv[n++] = "--slice-locks";
 		argv[n++] = "--quiet";
+		if (!strcmp(mode, "through"))
+			argv[n++] = "--always-preload";
 		if (preload) {
 			argv[n++] = "--preload";
 			argv[n++] = (char *)preload;
@@ -81,7 +85,7 @@ static int run_one(const struct cmd *c, const char *mode, int rep, const char *p
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		if (!strcmp(mode, "off"))
+		if (!strcmp(mode, "through"))
 			setenv("RSEQKIT_SLICE", "off", 1);
 		else
 			unsetenv("RSEQKIT_SLICE");
@@ -110,14 +114,14 @@ static int run_one(const struct cmd *c, const char *mode, int rep, const char *p
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]\n"
-		   "         [--modes none,off,on] -- NAME PROG ARGS... [-- NAME PROG ARGS...]\n");
+		   "         [--modes off,on,through] -- NAME PROG ARGS... [-- NAME PROG ARGS...]\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct cmd cmds[MAX_CMDS];
 	const char *preload = NULL, *ldso = NULL, *libs = NULL;
-	char modes_buf[64] = "none,off,on", *modes[3];
+	char modes_buf[64] = "off,on", *modes[3];
 	int reps = 3, ncmd = 0, nmodes = 0, fails = 0, i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {

@@ -10,8 +10,11 @@
  *
  * --slice-locks preloads librseqkit-slicelocks.so (rseqkit-slicelocks(7)):
  * unmodified programs get an extension request raised while they hold
- * pthread locks. The interposer prints the process decision (on, or off and
- * why) once, on stderr, unless --quiet.
+ * pthread locks. First the decision is taken the way the program will take
+ * it (a child of ours, glibc kept out of rseq, same environment); when it is
+ * "off" the program runs without the interposer, so it pays nothing, and we
+ * say why. The interposer prints the program's own decision once (--quiet:
+ * neither line).
  */
 #include <errno.h>
 #include <gnu/libc-version.h>
@@ -20,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <rseqkit/rseqkit.h>
 #include "cmd.h"
 
 #define NO_GLIBC_RSEQ "glibc.pthread.rseq=0"
@@ -44,6 +49,8 @@ static void run_help(FILE *f)
 		"  --preload PATH   the interposer (default: ../lib/" SLICELOCKS_SO "\n"
 		"                   next to this program, or $RSEQKIT_SLICELOCKS)\n"
 		"  --quiet          do not print the decision\n"
+		"  --always-preload preload even when extensions are off (the wrappers then\n"
+		"                   pass through; to measure what that costs)\n"
 		"  --glibc-rseq=    off: add the tunable (the default without --slice-locks);\n"
 		"                   keep: let glibc register (glibc >= 2.41 registers V2);\n"
 		"                   auto: off for glibc <= 2.40, keep for newer (the default\n"
@@ -71,6 +78,46 @@ static int env_append(const char *name, const char *item, char sep)
 	r = setenv(name, v, 1);
 	free(v);
 	return r;
+}
+
+/*
+ * The process decision a program started by us gets: taken in a child of
+ * ours re-executed with glibc kept out of rseq (so librseqkit registers V2
+ * where the kernel has it) and the caller's RSEQKIT_SLICE. Returns 1 on,
+ * 0 off, -1 unknown (then the interposer decides alone); reason filled.
+ */
+static int decide(char *reason, size_t len)
+{
+	char *args[] = { "rseqkit", "run", "--decide", NULL };
+	int fds[2], status;
+	ssize_t n = 0, r;
+	pid_t pid;
+
+	reason[0] = '\0';
+	if (pipe(fds))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		if (!env_append("GLIBC_TUNABLES", NO_GLIBC_RSEQ, ':'))
+			execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (n < (ssize_t)len - 1 && (r = read(fds[0], reason + n, len - 1 - (size_t)n)) > 0)
+		n += r;
+	reason[n] = '\0';
+	if (n > 0 && reason[n - 1] == '\n')
+		reason[n - 1] = '\0';
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return -1;
+	return WEXITSTATUS(status) == 0;
 }
 
 /* glibc >= 2.41 registers a V2 area by itself (R7). */
@@ -112,7 +159,8 @@ static char *find_interposer(const char *given)
 
 int cmd_run(int argc, char **argv)
 {
-	bool slice_locks = false, read_locks = false, quiet = false;
+	bool slice_locks = false, read_locks = false, quiet = false, always = false;
+	char reason[400];
 	const char *preload = NULL, *glibc_rseq = NULL, *so;
 	int first = 1;
 
@@ -131,6 +179,14 @@ int cmd_run(int argc, char **argv)
 			read_locks = true;
 		} else if (!strcmp(a, "--quiet")) {
 			quiet = true;
+		} else if (!strcmp(a, "--always-preload")) {
+			always = true;
+		} else if (!strcmp(a, "--decide") && first == 1 && argc == 2) {
+			struct rseqkit_slice_info info;
+
+			rseqkit_slice_get_info(&info);
+			printf("%s\n", info.reason);
+			return info.on ? 0 : 1;
 		} else if (!strcmp(a, "--preload") && first + 1 < argc) {
 			preload = argv[++first];
 		} else if (!strncmp(a, "--glibc-rseq=", 13)) {
@@ -155,8 +211,9 @@ int cmd_run(int argc, char **argv)
 		run_help(stderr);
 		return CMD_EXIT_USAGE;
 	}
-	if ((read_locks || preload) && !slice_locks) {
-		fprintf(stderr, "rseqkit run: --read-locks and --preload need --slice-locks\n");
+	if ((read_locks || preload || always) && !slice_locks) {
+		fprintf(stderr, "rseqkit run: --read-locks, --preload and --always-preload need "
+			"--slice-locks\n");
 		return CMD_EXIT_USAGE;
 	}
 	if (!glibc_rseq)
@@ -166,6 +223,12 @@ int cmd_run(int argc, char **argv)
 	if (!strcmp(glibc_rseq, "off") && env_append("GLIBC_TUNABLES", NO_GLIBC_RSEQ, ':')) {
 		fprintf(stderr, "rseqkit run: cannot set GLIBC_TUNABLES: %s\n", strerror(errno));
 		return 127;
+	}
+	if (slice_locks && !always && decide(reason, sizeof(reason)) == 0) {
+		if (!quiet)
+			fprintf(stderr, "rseqkit run: time slice extensions are %s; %s runs without "
+				"the interposer\n", reason, argv[first]);
+		slice_locks = false;
 	}
 	if (slice_locks) {
 		so = find_interposer(preload);
