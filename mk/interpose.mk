@@ -78,3 +78,47 @@ install-slicelocks: $(SLICELOCKS_SO)
 uninstall: uninstall-slicelocks
 uninstall-slicelocks:
 	@rm -f '$(DESTDIR)$(LIBDIR)/librseqkit-slicelocks.so'
+
+# --- the VM lane -------------------------------------------------------------
+# The guest has no libc: the tests are linked once more for the guest, with
+# ld.so and RPATH in /extra/lib, where `make vm-check-slicelocks` packs this
+# host's ld.so, libc, libm, libgcc_s (glibc loads it for pthread_cancel), the
+# interposer and librseqkit.so.0 (EXTRA -> /extra). DT_RPATH (not RUNPATH),
+# so that glibc's own dlopen of libgcc_s searches it too. Host and guest then
+# run the same glibc (2.36 here: rseqkit owns the V2 registration).
+SLICELOCKS_VM := $(O)/slicelocks-vm
+SLICELOCKS_VM_TESTS := $(INTERPOSE_TEST_SRCS:%.c=$(SLICELOCKS_VM)/%)
+SLICELOCKS_VM_LIBS := libc.so.6 libm.so.6 libgcc_s.so.1
+
+$(SLICELOCKS_VM)/tests/interpose/%: $(O)/obj/tests/interpose/%.o $(O)/lib/libtap.a \
+		$(O)/lib/librseqkit.so.$(SOVERSION)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libtap.a -L$(O)/lib -l:librseqkit.so \
+		-Wl,--dynamic-linker=/extra/lib/ld-linux-x86-64.so.2 -Wl,--disable-new-dtags \
+		-Wl,-rpath,/extra/lib $(HOST_LDFLAGS) -lm
+
+$(SLICELOCKS_VM)/lib/.stamp: $(SLICELOCKS_SO) $(O)/lib/librseqkit.so
+	@mkdir -p $(@D)
+	$(Q)cp -L /lib64/ld-linux-x86-64.so.2 $(@D)/
+	$(Q)for l in $(SLICELOCKS_VM_LIBS); do \
+		cp -L "$$($(CC) -print-file-name=$$l)" $(@D)/$$l || exit 1; done
+	$(Q)cp -L $(SLICELOCKS_SO) $(O)/lib/librseqkit.so $(@D)/
+	$(Q)ln -sfn librseqkit.so $(@D)/librseqkit.so.$(SOVERSION)
+	@touch $@
+
+slicelocks-vm: $(SLICELOCKS_VM_TESTS) $(SLICELOCKS_VM)/lib/.stamp $(REALBENCH) static
+
+# Every interposer test in one boot (rseqkit-realbench runs them in turn;
+# 77 = skip is fine). `make check` runs it on the scenarios below.
+SLICELOCKS_VM_SCENARIOS ?= v2
+.PHONY: slicelocks-vm vm-check-slicelocks
+vm-check-slicelocks: slicelocks-vm
+	@set -e; for s in $(or $(SCENARIO),$(SLICELOCKS_VM_SCENARIOS)); do \
+		echo "== interposer tests in the VM ($$s)"; \
+		O=$(O) VM_FILTER=prog vm/run-prog $$s \
+			"rseqkit-realbench --reps 1 --modes plain --pass-skip \
+			$(foreach t,$(INTERPOSE_TEST_SRCS:tests/interpose/%.c=%),-- $(t) /extra/tests/interpose/$(t))" \
+			$(SLICELOCKS_VM); \
+	done
+# (joins CHECK_TARGETS once verified on v2)

@@ -8,16 +8,20 @@
  * console log into the off/on table.
  *
  *   rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]
- *                     [--modes off,on,through] -- NAME PROG ARGS... [-- NAME PROG ARGS...]
+ *                     [--modes off,on,through,plain] [--pass-skip]
+ *                     -- NAME PROG ARGS... [-- NAME PROG ARGS...]
  *
  * Modes: off = `rseqkit run` without the interposer (no requests), on =
  * `rseqkit run --slice-locks` (requests while locks are held, the decision
  * as the kernel allows), through = the interposer preloaded with
  * RSEQKIT_SLICE=off (its wrappers pass through: what preloading alone costs).
  * Every mode has the same rseq owner (rseqkit's V2 registration), so only the
- * requests differ. Default: off,on.
+ * requests differ. Default: off,on. Mode plain runs PROG as it is (for test
+ * programs that set up their own environment); --pass-skip counts exit
+ * status 77 (a TAP skip) as success.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,8 @@ struct cmd {
 	int argc;
 };
 
+static bool pass_skip;
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -53,6 +59,8 @@ static int run_one(const struct cmd *c, const char *mode, int rep, const char *p
 	double t0, t1;
 	pid_t pid;
 
+	if (!strcmp(mode, "plain"))
+		goto program;
 	argv[n++] = "rseqkit";
 	argv[n++] = "run";
 	if (strcmp(mode, "off")) {
@@ -66,6 +74,7 @@ static int run_one(const struct cmd *c, const char *mode, int rep, const char *p
 		}
 	}
 	argv[n++] = "--";
+program:
 	if (ldso) {
 		argv[n++] = (char *)ldso;
 		if (libs) {
@@ -108,13 +117,14 @@ static int run_one(const struct cmd *c, const char *mode, int rep, const char *p
 		       (unsigned long long)d.aborted);
 	printf("\n");
 	fflush(stdout);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+	return WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+				     (pass_skip && WEXITSTATUS(status) == 77)) ? 0 : 1;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]\n"
-		   "         [--modes off,on,through] -- NAME PROG ARGS... [-- NAME PROG ARGS...]\n");
+		   "         [--modes off,on,through,plain] [--pass-skip] -- NAME PROG ARGS... [-- NAME PROG ARGS...]\n");
 }
 
 int main(int argc, char **argv)
@@ -133,6 +143,8 @@ int main(int argc, char **argv)
 			ldso = argv[++i];
 		} else if (!strcmp(argv[i], "--libs") && i + 1 < argc) {
 			libs = argv[++i];
+		} else if (!strcmp(argv[i], "--pass-skip")) {
+			pass_skip = true;
 		} else if (!strcmp(argv[i], "--modes") && i + 1 < argc) {
 			snprintf(modes_buf, sizeof(modes_buf), "%s", argv[++i]);
 		} else {
