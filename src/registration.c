@@ -21,7 +21,21 @@
  * In every case all threads find their area at the same offset from the
  * thread pointer, published in rseqkit_rseq_offset, so the fast paths are a
  * thread-pointer read and one load.
+ *
+ * Thread exit and dlclose. A registration ends with its thread (the kernel
+ * drops it in exit), and the area, in the thread's static TLS, stays valid
+ * until then, so there is no thread-exit destructor: one registered with
+ * pthread_key_create() would point into unmapped code after a dlclose().
+ * The areas themselves live in the static TLS block of the object that
+ * contains this file; glibc hands a freed block to the next module loaded,
+ * while the kernel would keep writing into it for every thread still
+ * registered. So once rseqkit owns registrations, that object is made
+ * resident (RTLD_NODELETE): dlclose() leaves it mapped. When glibc owns
+ * them, nothing is pinned. Everything the lazy registration path runs
+ * after the constructor is system calls and loads, so a first per-CPU
+ * operation or slice begin inside a signal handler is async-signal-safe.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
 #include <pthread.h>
@@ -42,11 +56,14 @@ extern const unsigned int __rseq_size __attribute__((weak));
 extern const unsigned int __rseq_flags __attribute__((weak));
 
 /*
- * rseqkit's own area. 128 bytes aligned to 64 cover AT_RSEQ_FEATURE_SIZE 33 /
- * AT_RSEQ_ALIGN 64 with room for growth; a kernel asking for more gets a
- * 32-byte (legacy) registration from every thread instead, and says why.
+ * rseqkit's own area. 64 bytes aligned to 64 cover AT_RSEQ_FEATURE_SIZE 33 /
+ * AT_RSEQ_ALIGN 64 (spec R3.7) with 31 bytes for growth, and keep the
+ * static TLS this library takes small (it is reserved even when glibc owns
+ * the registration, and a dlopen()ed library takes it from glibc's small
+ * surplus); a kernel asking for more gets a 32-byte (legacy) registration
+ * from every thread instead, and says why.
  */
-#define AREA_SIZE	128U
+#define AREA_SIZE	64U
 #define AREA_ALIGN	64U
 
 static __thread union {
@@ -64,8 +81,8 @@ uint32_t rseqkit_rseq_fields;
 
 static struct rseqkit_mode mode;
 static int init_result;
+static bool init_done;		/* release-stored after the decision */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static pthread_key_t exit_key;
 static uint32_t self_flags;	/* rseq(2) flags for rseqkit's registrations */
 
 static long sys_rseq(void *p, uint32_t len, int flags, uint32_t sig)
@@ -92,10 +109,23 @@ static uint32_t fields_of(uint32_t usable)
 	return mask;
 }
 
-static void thread_exit(void *unused)
+/* Keep the object containing this code mapped for good (see the top). */
+static void pin_self(void)
 {
-	(void)unused;
-	rseqkit_thread_unregister();
+	static const char self;
+	void *(*open_fn)(const char *, int);
+	Dl_info di;
+
+	/* Looked up, not linked: a static program would otherwise pull in the
+	 * static dlopen (and its link-time warning) for nothing; there,
+	 * nothing ever unloads and the lookup finds nothing. */
+	*(void **)&open_fn = dlsym(RTLD_DEFAULT, "dlopen");
+	if (!open_fn || !dladdr(&self, &di) || !di.dli_fname)
+		return;
+	if (!open_fn(di.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+		rseqkit__diag("rseqkit: cannot keep %s resident (%s): do not dlclose() it "
+			      "while threads it registered are alive", di.dli_fname,
+			      dlerror() ?: "?");
 }
 
 /* The hint shown when the kernel could do V2 but the owner chose legacy. */
@@ -172,7 +202,7 @@ static void decide_self(void)
 		return;
 	}
 	self_registered = true;
-	pthread_setspecific(exit_key, &area);
+	pin_self();
 	mode.owner = RSEQKIT_OWNER_SELF;
 	mode.abi = len > RSEQKIT_ORIG_SIZE ? RSEQKIT_ABI_V2 : RSEQKIT_ABI_LEGACY;
 	mode.usable_size = mode.kernel_feature_size < len ? mode.kernel_feature_size : len;
@@ -192,7 +222,6 @@ static void decide(void)
 	if (!mode.kernel_align)
 		mode.kernel_align = RSEQKIT_ORIG_SIZE;
 	snprintf(mode.libc_version, sizeof(mode.libc_version), "%s", gnu_get_libc_version());
-	pthread_key_create(&exit_key, thread_exit);
 
 	if (&__rseq_size && __rseq_size > 0)
 		decide_libc();
@@ -201,11 +230,14 @@ static void decide(void)
 	mode.fields = fields_of(mode.usable_size);
 	rseqkit_rseq_fields = mode.fields;
 	init_result = -mode.error;
+	__atomic_store_n(&init_done, true, __ATOMIC_RELEASE);
 }
 
 int rseqkit_init(void)
 {
-	pthread_once(&init_once, decide);
+	/* After the constructor: a load, async-signal-safe. */
+	if (__builtin_expect(!__atomic_load_n(&init_done, __ATOMIC_ACQUIRE), 0))
+		pthread_once(&init_once, decide);
 	return init_result;
 }
 
@@ -250,7 +282,6 @@ int rseqkit_thread_register(void)
 			return errno == EINVAL ? -EBUSY : -errno;
 	}
 	self_registered = true;
-	pthread_setspecific(exit_key, &area);
 	return 0;
 }
 
@@ -268,7 +299,6 @@ int rseqkit_thread_unregister(void)
 	 * true without relying on what the kernel wrote. */
 	__atomic_store_n(&area.abi.cpu_id, (uint32_t)RSEQKIT_CPU_ID_UNINITIALIZED,
 			 __ATOMIC_RELAXED);
-	pthread_setspecific(exit_key, NULL);
 	return 0;
 }
 

@@ -96,7 +96,10 @@ RSEQKIT_API int rseqkit_thread_register(void);
 
 /*
  * rseqkit_thread_unregister() - drop rseqkit's registration of the calling
- * thread (done automatically at thread exit). Returns 0, or:
+ * thread (not needed at thread exit: the kernel drops it then, and the area
+ * stays valid until then). Once rseqkit registered a thread, the library
+ * stays loaded (RTLD_NODELETE): dlclose() cannot unmap the static TLS the
+ * kernel writes to. Returns 0, or:
  *   -EPERM   glibc owns the registration (rseqkit never unregisters it)
  *   -ENOENT  the thread is not registered by rseqkit
  *   other    the errno of rseq(2)
