@@ -8,38 +8,34 @@
  * also re-acquires it before the cleanup handlers run (which usually unlock
  * it), hence the cleanup handler of our own that restores the hold.
  *
- * Only a thread that counted the mutex as held ends and restores it; one
- * that waits with a mutex taken before the decision stays balanced too.
+ * Only a mutex this thread holds through the wrappers ends and is restored;
+ * one taken before the decision, or elsewhere, stays as it was.
  */
 #include "slicelocks.h"
 
-static void rehold(void *arg)
+static void rehold(void *m)
 {
-	(void)arg;
-	slicelocks_hold();
+	slicelocks_hold(m);
 }
 
-/* Returns true when a hold was ended (and must be restored). */
-static bool before_wait(void)
+/* Returns true when a hold of M was ended (and must be restored). */
+static bool before_wait(pthread_mutex_t *m)
 {
-	if (!rseqkit_slice_on || slicelocks_held == 0)
-		return false;
-	slicelocks_release();
-	return true;
+	return slicelocks_release(m);
 }
 
 SLICELOCKS_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	int (*wait)(pthread_cond_t *, pthread_mutex_t *) = REAL(cond_wait);
-	bool held = before_wait();
+	bool held = before_wait(m);
 	int err;
 
 	if (!held)
 		return wait(c, m);
-	pthread_cleanup_push(rehold, NULL);
+	pthread_cleanup_push(rehold, m);
 	err = wait(c, m);
 	pthread_cleanup_pop(0);
-	slicelocks_hold();
+	slicelocks_hold(m);
 	return err;
 }
 
@@ -48,15 +44,15 @@ SLICELOCKS_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t 
 {
 	int (*wait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *) =
 		REAL(cond_timedwait);
-	bool held = before_wait();
+	bool held = before_wait(m);
 	int err;
 
 	if (!held)
 		return wait(c, m, t);
-	pthread_cleanup_push(rehold, NULL);
+	pthread_cleanup_push(rehold, m);
 	err = wait(c, m, t);
 	pthread_cleanup_pop(0);
-	slicelocks_hold();
+	slicelocks_hold(m);
 	return err;
 }
 
@@ -65,14 +61,14 @@ SLICELOCKS_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t 
 {
 	int (*wait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *) =
 		REAL(cond_clockwait);
-	bool held = before_wait();
+	bool held = before_wait(m);
 	int err;
 
 	if (!held)
 		return wait(c, m, k, t);
-	pthread_cleanup_push(rehold, NULL);
+	pthread_cleanup_push(rehold, m);
 	err = wait(c, m, k, t);
 	pthread_cleanup_pop(0);
-	slicelocks_hold();
+	slicelocks_hold(m);
 	return err;
 }

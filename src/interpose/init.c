@@ -23,7 +23,18 @@
 #include "slicelocks.h"
 
 bool slicelocks_read_side;
-__thread uint32_t slicelocks_held __attribute__((tls_model("initial-exec")));
+__thread struct slicelocks_thread slicelocks_self __attribute__((tls_model("initial-exec")));
+
+void slicelocks_forget(const volatile void *lock)
+{
+	struct slicelocks_thread *t = &slicelocks_self;
+
+	if (!rseqkit_slice_on)
+		return;
+	for (unsigned int i = t->n; i-- > 0;)
+		if (t->lock[i] == lock)
+			slicelocks_drop(i);
+}
 
 static bool env_true(const char *name)
 {

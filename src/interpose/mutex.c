@@ -13,7 +13,7 @@ SLICELOCKS_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	int err = REAL_CALL(mutex_lock, m);
 
 	if (slicelocks_acquired(err))
-		slicelocks_hold();
+		slicelocks_hold(m);
 	return err;
 }
 
@@ -22,7 +22,7 @@ SLICELOCKS_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	int err = REAL_CALL(mutex_trylock, m);
 
 	if (slicelocks_acquired(err))
-		slicelocks_hold();
+		slicelocks_hold(m);
 	return err;
 }
 
@@ -31,7 +31,7 @@ SLICELOCKS_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct t
 	int err = REAL(mutex_timedlock)(m, t);
 
 	if (slicelocks_acquired(err))
-		slicelocks_hold();
+		slicelocks_hold(m);
 	return err;
 }
 
@@ -41,7 +41,7 @@ SLICELOCKS_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c,
 	int err = REAL(mutex_clocklock)(m, c, t);
 
 	if (slicelocks_acquired(err))
-		slicelocks_hold();
+		slicelocks_hold(m);
 	return err;
 }
 
@@ -53,6 +53,23 @@ SLICELOCKS_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 	int err = REAL_CALL(mutex_unlock, m);
 
 	if (err == 0)
-		slicelocks_release();
+		slicelocks_release(m);
+	return err;
+}
+
+/* Re-initializing or destroying a held mutex (an atfork child handler that
+ * resets its locks with pthread_mutex_init) ends its holds. */
+SLICELOCKS_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+	slicelocks_forget(m);
+	return REAL_CALL(mutex_init, m, a);
+}
+
+SLICELOCKS_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	int err = REAL_CALL(mutex_destroy, m);
+
+	if (err == 0)
+		slicelocks_forget(m);
 	return err;
 }

@@ -15,8 +15,9 @@
  *    locks with pthread_mutex_lock (tcmalloc, jemalloc) calls back into our
  *    wrappers before they know where to go. While this thread resolves,
  *    mutex and rwlock wrappers fall back to glibc's internal aliases
- *    (__pthread_mutex_lock, ...), which need no lookup; the other wrapped
- *    functions are not called by dlsym or allocators.
+ *    (__pthread_mutex_lock, __pthread_mutex_init, ...), which need no
+ *    lookup; the other wrapped functions are not called by dlsym or
+ *    allocators.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -36,6 +37,10 @@ extern int __pthread_rwlock_tryrdlock(pthread_rwlock_t *);
 extern int __pthread_rwlock_wrlock(pthread_rwlock_t *);
 extern int __pthread_rwlock_trywrlock(pthread_rwlock_t *);
 extern int __pthread_rwlock_unlock(pthread_rwlock_t *);
+extern int __pthread_mutex_init(pthread_mutex_t *, const pthread_mutexattr_t *);
+extern int __pthread_mutex_destroy(pthread_mutex_t *);
+extern int __pthread_rwlock_init(pthread_rwlock_t *, const pthread_rwlockattr_t *);
+extern int __pthread_rwlock_destroy(pthread_rwlock_t *);
 
 #if defined(__x86_64__)
 # define COND_VERSION "GLIBC_2.3.2"
@@ -94,6 +99,12 @@ void slicelocks_resolve(void)
 	SET(mutex_unlock, "pthread_mutex_unlock", NULL);
 	SET(mutex_timedlock, "pthread_mutex_timedlock", NULL);
 	SET_OPT(mutex_clocklock, "pthread_mutex_clocklock");
+	SET(mutex_init, "pthread_mutex_init", NULL);
+	SET(mutex_destroy, "pthread_mutex_destroy", NULL);
+	SET(spin_init, "pthread_spin_init", NULL);
+	SET(spin_destroy, "pthread_spin_destroy", NULL);
+	SET(rwlock_init, "pthread_rwlock_init", NULL);
+	SET(rwlock_destroy, "pthread_rwlock_destroy", NULL);
 	SET(spin_lock, "pthread_spin_lock", NULL);
 	SET(spin_trylock, "pthread_spin_trylock", NULL);
 	SET(spin_unlock, "pthread_spin_unlock", NULL);
@@ -130,6 +141,23 @@ DEFINE_SLOW(rwlock_tryrdlock, pthread_rwlock_t, __pthread_rwlock_tryrdlock)
 DEFINE_SLOW(rwlock_wrlock, pthread_rwlock_t, __pthread_rwlock_wrlock)
 DEFINE_SLOW(rwlock_trywrlock, pthread_rwlock_t, __pthread_rwlock_trywrlock)
 DEFINE_SLOW(rwlock_unlock, pthread_rwlock_t, __pthread_rwlock_unlock)
+DEFINE_SLOW(mutex_destroy, pthread_mutex_t, __pthread_mutex_destroy)
+DEFINE_SLOW(rwlock_destroy, pthread_rwlock_t, __pthread_rwlock_destroy)
+
+/* Allocators initialize their mutexes from inside dlsym too. */
+int slicelocks_slow_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+	slicelocks_resolve();
+	return slicelocks_real.mutex_init ? slicelocks_real.mutex_init(m, a) :
+	       __pthread_mutex_init(m, a);
+}
+
+int slicelocks_slow_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a)
+{
+	slicelocks_resolve();
+	return slicelocks_real.rwlock_init ? slicelocks_real.rwlock_init(l, a) :
+	       __pthread_rwlock_init(l, a);
+}
 
 /* Any other slot: resolve; NULL only inside a recursive lookup (never seen:
  * dlsym and allocators use no spin locks, condition variables or timed

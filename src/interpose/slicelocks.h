@@ -38,6 +38,12 @@ struct slicelocks_real {
 	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
 	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
 	int (*mutex_unlock)(pthread_mutex_t *);
+	int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+	int (*mutex_destroy)(pthread_mutex_t *);
+	int (*spin_init)(pthread_spinlock_t *, int);
+	int (*spin_destroy)(pthread_spinlock_t *);
+	int (*rwlock_init)(pthread_rwlock_t *, const pthread_rwlockattr_t *);
+	int (*rwlock_destroy)(pthread_rwlock_t *);
 	int (*spin_lock)(pthread_spinlock_t *);
 	int (*spin_trylock)(pthread_spinlock_t *);
 	int (*spin_unlock)(pthread_spinlock_t *);
@@ -81,12 +87,44 @@ int slicelocks_slow_rwlock_tryrdlock(pthread_rwlock_t *l);
 int slicelocks_slow_rwlock_wrlock(pthread_rwlock_t *l);
 int slicelocks_slow_rwlock_trywrlock(pthread_rwlock_t *l);
 int slicelocks_slow_rwlock_unlock(pthread_rwlock_t *l);
+int slicelocks_slow_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a);
+int slicelocks_slow_mutex_destroy(pthread_mutex_t *m);
+int slicelocks_slow_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a);
+int slicelocks_slow_rwlock_destroy(pthread_rwlock_t *l);
 
 /* Options, read once by the constructor (rseqkit run sets them). */
 extern bool slicelocks_read_side;	/* RSEQKIT_SLICE_LOCKS_READ=1 */
 
-/* Locks this thread holds through the wrappers (only counted while on). */
-extern __thread uint32_t slicelocks_held __attribute__((tls_model("initial-exec")));
+/*
+ * The locks this thread holds through the wrappers, one entry per
+ * acquisition (a recursive mutex taken twice is there twice), only while the
+ * decision is on. Addresses rather than a count so that a release is matched
+ * to its acquisition: an unlock of a lock this thread never took (handed over
+ * by another thread) is ignored, and a held lock that is re-initialized or
+ * destroyed (an atfork child handler's pthread_mutex_init, for instance) is
+ * forgotten. Beyond SLICELOCKS_TRACKED entries acquisitions are only counted
+ * (untracked): the outermost hold still ends with the last release.
+ *
+ * Signal handlers that lock run to completion on top of the interrupted
+ * code: the count moves before a slot is written, so a handler uses slots
+ * above every slot the interrupted code is touching.
+ */
+#define SLICELOCKS_TRACKED 32
+
+struct slicelocks_thread {
+	unsigned int n;			/* slots in use */
+	unsigned int untracked;		/* acquisitions past the table */
+	const volatile void *lock[SLICELOCKS_TRACKED];
+};
+
+extern __thread struct slicelocks_thread slicelocks_self
+	__attribute__((tls_model("initial-exec")));
+
+/* The number of holds of this thread. */
+static inline unsigned int slicelocks_holds(void)
+{
+	return slicelocks_self.n + slicelocks_self.untracked;
+}
 
 /*
  * A nested acquisition re-raises a request the kernel dropped: in V2 every
@@ -105,26 +143,67 @@ static inline void slicelocks_reraise(void)
 		rseqkit_arch_tp_store_u8(off + RSEQKIT_OFF_SLICE_REQUEST, 1);
 }
 
-/* One more lock held: the first raises the request. */
-static inline void slicelocks_hold(void)
+/* LOCK was acquired: the first hold raises the request. */
+static inline void slicelocks_hold(const volatile void *lock)
 {
+	struct slicelocks_thread *t = &slicelocks_self;
+	unsigned int n, first;
+
 	if (!rseqkit_slice_on)
 		return;
-	if (slicelocks_held++ == 0)
+	first = slicelocks_holds() == 0;
+	n = t->n;
+	if (__builtin_expect(n < SLICELOCKS_TRACKED, 1)) {
+		t->n = n + 1;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		t->lock[n] = lock;
+	} else {
+		t->untracked++;
+	}
+	if (first)
 		rseqkit_slice_begin();
 	else
 		slicelocks_reraise();
 }
 
-/* One lock less: the last ends the request and yields if granted. A release
- * without a matching hold on this thread is ignored. */
-static inline void slicelocks_release(void)
+/* Drop entry I (the last one, or one that a move from the end replaces). */
+static inline void slicelocks_drop(unsigned int i)
 {
-	if (!rseqkit_slice_on || slicelocks_held == 0)
-		return;
-	if (--slicelocks_held == 0)
+	struct slicelocks_thread *t = &slicelocks_self;
+	unsigned int n = t->n;
+
+	t->lock[i] = t->lock[n - 1];
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->n = n - 1;
+	if (slicelocks_holds() == 0)
 		rseqkit_slice_end();
 }
+
+/* LOCK was released: end one of its holds (the most recent); the last hold
+ * ends the request and yields if granted. Returns whether it was held. */
+static inline bool slicelocks_release(const volatile void *lock)
+{
+	struct slicelocks_thread *t = &slicelocks_self;
+
+	if (!rseqkit_slice_on)
+		return false;
+	for (unsigned int i = t->n; i-- > 0;) {
+		if (t->lock[i] == lock) {
+			slicelocks_drop(i);
+			return true;
+		}
+	}
+	if (t->untracked) {
+		/* Possibly one of the acquisitions past the table. */
+		if (--t->untracked == 0 && t->n == 0)
+			rseqkit_slice_end();
+		return true;
+	}
+	return false;
+}
+
+/* LOCK is re-initialized or destroyed: forget every hold of it. */
+void slicelocks_forget(const volatile void *lock);
 
 /* EOWNERDEAD from a robust mutex still hands the lock over. */
 static inline bool slicelocks_acquired(int err)

@@ -149,6 +149,46 @@ static void kinds(void)
 	pthread_mutexattr_destroy(&a);
 }
 
+/* A held lock re-initialized or destroyed (an atfork child handler that
+ * resets its mutex) no longer counts; deep nesting past the per-thread table
+ * stays balanced. */
+static void reinit_and_depth(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER, many[40];
+	pthread_spinlock_t s;
+	pthread_rwlock_t l = PTHREAD_RWLOCK_INITIALIZER;
+
+	pthread_mutex_lock(&m);
+	tap_ok(pthread_mutex_init(&m, NULL) == 0 && clear(),
+	       "mutex_init on a held mutex: its hold is forgotten, cleared");
+	pthread_spin_init(&s, PTHREAD_PROCESS_PRIVATE);
+	pthread_spin_lock(&s);
+	tap_ok(pthread_spin_init(&s, PTHREAD_PROCESS_PRIVATE) == 0 && clear(),
+	       "spin_init on a held spin lock: cleared");
+	pthread_rwlock_wrlock(&l);
+	tap_ok(pthread_rwlock_init(&l, NULL) == 0 && clear(), "rwlock_init on a held rwlock: cleared");
+	pthread_mutex_lock(&m);
+	pthread_spin_lock(&s);
+	pthread_spin_unlock(&s);
+	tap_ok(pthread_spin_destroy(&s) == 0 && raised(), "destroying an unheld lock: other holds kept");
+	pthread_mutex_unlock(&m);
+	tap_ok(clear(), "then the unlock clears");
+
+	for (int i = 0; i < 40; i++) {
+		pthread_mutex_init(&many[i], NULL);
+		pthread_mutex_lock(&many[i]);
+	}
+	tap_ok(raised(), "40 mutexes held (past the 32-entry table): raised");
+	for (int i = 0; i < 39; i++)
+		pthread_mutex_unlock(&many[i]);
+	tap_ok(raised(), "39 released in taking order: still raised");
+	pthread_mutex_unlock(&many[39]);
+	tap_ok(clear(), "the 40th: cleared");
+	for (int i = 0; i < 40; i++)
+		pthread_mutex_destroy(&many[i]);
+	pthread_rwlock_destroy(&l);
+}
+
 static void spins(void)
 {
 	pthread_spinlock_t s;
@@ -346,6 +386,7 @@ int main(int argc, char **argv)
 	mutexes();
 	contended_failures();
 	kinds();
+	reinit_and_depth();
 	spins();
 	rwlocks(read_side);
 	conds();
