@@ -111,6 +111,32 @@ static const char *scenario(void)
 	return s && *s ? s : "host";
 }
 
+const char *bench_clock(void)
+{
+	static char buf[32];
+	const char *c = getenv("RSEQKIT_CLOCK"), *sh = getenv("RSEQKIT_ICOUNT_SHIFT");
+
+	if (!c || !*c)
+		return "native";
+	if (!strcmp(c, "icount")) {
+		snprintf(buf, sizeof(buf), "icount-shift%s", sh && *sh ? sh : "0");
+		return buf;
+	}
+	if (!strcmp(c, "host"))
+		return "tcg-host";
+	return "unknown";
+}
+
+bool bench_clock_deterministic(void)
+{
+	return !strncmp(bench_clock(), "icount", 6);
+}
+
+bool bench_clock_emulated(void)
+{
+	return strcmp(bench_clock(), "native") != 0;
+}
+
 void bench_banner(const char *bench)
 {
 	struct utsname u;
@@ -118,9 +144,12 @@ void bench_banner(const char *bench)
 
 	uname(&u);
 	cpu_model(cpu, sizeof(cpu));
-	printf("# %s: kernel %s, scenario %s, cpu %s, %ld online, compiler %s, git %s\n", bench,
-	       u.release, scenario(), cpu, sysconf(_SC_NPROCESSORS_ONLN), compiler(),
-	       RSEQKIT_GIT_DESCRIBE);
+	printf("# %s: kernel %s, scenario %s, clock %s, cpu %s, %ld online, compiler %s, git %s\n",
+	       bench, u.release, scenario(), bench_clock(), cpu, sysconf(_SC_NPROCESSORS_ONLN),
+	       compiler(), RSEQKIT_GIT_DESCRIBE);
+	if (bench_clock_deterministic())
+		printf("# clock %s: ns are guest ns = instructions executed by all vCPUs "
+		       "(x 2^shift), independent of host load\n", bench_clock());
 	printf("%-34s %3s %10s %10s %10s\n", "case", "thr", "ns/op med", "ns/op p99", "Mops/s");
 	fflush(stdout);
 }
@@ -197,10 +226,10 @@ static void csv_row(const struct bench_opts *o, const char *bench, const char *n
 	cpu_model(cpu, sizeof(cpu));
 	if (fresh)
 		fprintf(f, "bench,case,threads,reps,ops,ns_op_median,ns_op_p99,mops_median,"
-			"kernel,scenario,cpu,compiler,git\n");
-	fprintf(f, "%s,%s,%d,%d,%ld,%.3f,%.3f,%.2f,%s,%s,\"%s\",\"%s\",%s\n", bench, name, t,
+			"kernel,scenario,cpu,compiler,git,clock\n");
+	fprintf(f, "%s,%s,%d,%d,%ld,%.3f,%.3f,%.2f,%s,%s,\"%s\",\"%s\",%s,%s\n", bench, name, t,
 		o->reps, o->ops, res->ns_op_median, res->ns_op_p99, res->mops_median, u.release,
-		scenario(), cpu, compiler(), RSEQKIT_GIT_DESCRIBE);
+		scenario(), cpu, compiler(), RSEQKIT_GIT_DESCRIBE, bench_clock());
 	fclose(f);
 }
 

@@ -13,8 +13,8 @@
  *   --filter STR     only cases whose name contains STR
  *   --no-pin         do not pin threads
  * CSV columns: bench,case,threads,reps,ops,ns_op_median,ns_op_p99,
- *   mops_median,kernel,scenario,cpu,compiler,git  (scenario: env
- *   RSEQKIT_SCENARIO, else "host").
+ *   mops_median,kernel,scenario,cpu,compiler,git,clock  (scenario: env
+ *   RSEQKIT_SCENARIO, else "host"; clock: bench_clock()).
  */
 #ifndef RSEQKIT_BENCH_H
 #define RSEQKIT_BENCH_H
@@ -51,5 +51,19 @@ bool bench_case(const struct bench_opts *o, const char *bench, const char *name,
 
 /* Print the header of the table (metadata on one comment line). */
 void bench_banner(const char *bench);
+
+/*
+ * The clock the numbers are in, from the VM harness (vm/qemu-run exports
+ * RSEQKIT_CLOCK and RSEQKIT_ICOUNT_SHIFT to the guest):
+ *   "icount-shift<N>"  QEMU instruction counting: guest ns = instructions x 2^N,
+ *                      deterministic, independent of host load;
+ *   "tcg-host"         QEMU TCG following the host clock (host load shows);
+ *   "native"           no VM: real hardware time.
+ */
+const char *bench_clock(void);
+/* The numbers repeat run to run (icount). */
+bool bench_clock_deterministic(void);
+/* Under emulation: nanosecond-scale hardware targets cannot be judged. */
+bool bench_clock_emulated(void);
 
 #endif /* RSEQKIT_BENCH_H */

@@ -36,6 +36,8 @@ VM_TIMEOUT ?=
 VM_WALL ?=
 VM_TESTS ?=
 VM_FILTER ?=
+# VM_CLOCK host|icount: guest clock (vm/qemu-run); empty = the scenario's CLOCK, else host.
+VM_CLOCK ?=
 TAP_SUMMARY ?= tests/harness/tap-summary
 
 # Passed through the environment (quotes in values stay intact).
@@ -53,6 +55,7 @@ $(VM_TARGETS): export VM_TESTS := $(VM_TESTS)
 $(VM_TARGETS): export VM_FILTER := $(VM_FILTER)
 $(VM_TARGETS): export VM_KERNEL := $(VM_KERNEL)
 $(VM_TARGETS): export VM_EXPECT_MISMATCH := $(VM_EXPECT_MISMATCH)
+$(VM_TARGETS): export VM_CLOCK := $(VM_CLOCK)
 
 # `make check` = check-host + vm-check (every scenario of the default tier);
 # `make check-long` also runs the long tier.

@@ -24,12 +24,13 @@ expect_words() {
 # load_scenario NAME: sets PATCHED CONFIGS CMDLINE TESTS TEST_TIMEOUT WALL_TIMEOUT
 # TIER TIER_REASON and EXPECT_<KEY>; a scenario must declare every EXPECT_ key,
 # with an accepted word (checked here, before any kernel is built or booted).
+# Exports VM_CLOCK (the guest clock, vm/qemu-run).
 load_scenario() {
 	local k v w ok
 	scen_file="$top/vm/scenarios/$1"
 	[ -f "$scen_file" ] || die "no scenario '$1' (have: $(ls "$top/vm/scenarios" | grep -v README | tr '\n' ' '))"
 	PATCHED=no CONFIGS=base CMDLINE="" TESTS="" TEST_TIMEOUT=120 WALL_TIMEOUT=1800
-	TIER=default TIER_REASON=""
+	TIER=default TIER_REASON="" CLOCK=""
 	for k in $EXPECT_KEYS; do eval "EXPECT_$k="; done
 	# shellcheck disable=SC1090
 	. "$scen_file"
@@ -50,6 +51,10 @@ load_scenario() {
 		for w in $(expect_words "$k"); do [ "$v" = "$w" ] && ok=yes; done
 		[ $ok = yes ] || die "$scen_file: EXPECT_$k='$v': expected one of: $(expect_words "$k")"
 	done
+	# The guest clock (vm/qemu-run): VM_CLOCK from the caller wins, then the
+	# scenario's CLOCK=host|icount, then host.
+	VM_CLOCK=${VM_CLOCK:-${CLOCK:-host}}
+	export VM_CLOCK
 }
 
 # write_config FILE SCENARIO TIMEOUT [stop|continue]: the guest's /rseqkit/config.
