@@ -34,6 +34,8 @@
  * A mismatch fails the run (vm/console-check); with EXPECT_MISMATCH=stop (the
  * default) no program runs. The declaration goes to every program as
  * RSEQKIT_EXPECT_<KEY> variables and the file /rseqkit/expect (kfeat.h).
+ * RSEQKIT_CLOCK (host|icount) and RSEQKIT_ICOUNT_SHIFT come from the kernel
+ * command line (vm/qemu-run) and are passed on to every program.
  * Arguments are split on blanks; single or double quotes group words (no
  * escapes). Whatever happens, init ends with a power-off, never a panic.
  */
@@ -60,6 +62,7 @@
 #define MAX_PROGS 1024
 
 static char scenario[256] = "unknown";
+static char clock_mode[16], icount_shift[8];
 static int timeout_s = 120;
 static struct kfacts declared;
 static char config_error[512];
@@ -350,12 +353,23 @@ int main(void)
 	msg("# rseqkit-init: start scenario=%s uptime=%.2f nproc=%ld timeout=%d\n",
 	    scenario, uptime(), sysconf(_SC_NPROCESSORS_ONLN), timeout_s);
 
+	/* The guest clock (vm/qemu-run puts it on the kernel command line, the
+	 * kernel hands it to us): programs judge timing by it. */
+	{
+		const char *c = getenv("RSEQKIT_CLOCK"), *sh = getenv("RSEQKIT_ICOUNT_SHIFT");
+
+		snprintf(clock_mode, sizeof(clock_mode), "%s", c && *c ? c : "host");
+		snprintf(icount_shift, sizeof(icount_shift), "%s", sh && *sh ? sh : "");
+	}
 	clearenv();
 	mismatches = check_expectations();
 	setenv("PATH", ROOT "/bin:" ROOT "/run:/extra:/bin", 1);
 	setenv("HOME", "/tmp", 1);
 	setenv("RSEQKIT_SCENARIO", scenario, 1);
 	setenv("RSEQKIT_IN_VM", "1", 1);
+	setenv("RSEQKIT_CLOCK", clock_mode, 1);
+	if (icount_shift[0])
+		setenv("RSEQKIT_ICOUNT_SHIFT", icount_shift, 1);
 
 	/* SIGCHLD stays blocked in PID 1 so sigtimedwait() can wait for it. */
 	sigemptyset(&chld);
