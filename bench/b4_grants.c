@@ -134,6 +134,35 @@ static unsigned long long slice_limit_ns(void)
 	return v;
 }
 
+/* b4.csv -> b4-stats.csv: the counters and the longest traced grant, for
+ * the cross-kernel comparison (bench/scripts/compare). */
+static void write_stats(const char *csv, const struct rseqkit_kstats *d, unsigned long traced,
+			unsigned long long max_ns, unsigned long long limit_ns, unsigned long over)
+{
+	char path[4096];
+	size_t len;
+	FILE *f;
+
+	if (!csv)
+		return;
+	len = strlen(csv);
+	if (len > 4 && !strcmp(csv + len - 4, ".csv"))
+		len -= 4;
+	snprintf(path, sizeof(path), "%.*s-stats.csv", (int)len, csv);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "stats,granted,yielded,expired,aborted,revoked,traced,max_ns,limit_ns,over_limit,"
+		"slack_ns,scenario,clock\n");
+	fprintf(f, "%s,%lu,%lu,%lu,%lu,%lu,%lu,%llu,%llu,%lu,%llu,%s,%s\n", d ? "yes" : "no",
+		d ? (unsigned long)d->granted : 0, d ? (unsigned long)d->yielded : 0,
+		d ? (unsigned long)d->expired : 0, d ? (unsigned long)d->aborted : 0,
+		d ? (unsigned long)d->revoked : 0, traced, max_ns,
+		limit_ns ? limit_ns : slice_limit_ns(), over, TIMER_SLACK_NS,
+		getenv("RSEQKIT_SCENARIO") ?: "host", bench_clock());
+	fclose(f);
+}
+
 static int bucket_of(unsigned long long ns)
 {
 	int b = 0;
@@ -216,8 +245,10 @@ int main(int argc, char **argv)
 		       (unsigned long)d.aborted, (unsigned long)d.expired,
 		       (unsigned long)d.revoked);
 	}
-	if (!tracing)
+	if (!tracing) {
+		write_stats(csv, have_stats ? &d : NULL, 0, 0, 0, 0);
 		return 0;
+	}
 
 	write_file("tracing_on", "0");
 	limit_ns = slice_limit_ns();
@@ -266,6 +297,7 @@ int main(int argc, char **argv)
 		printf("%-19s %10lu %10lu %10lu %10lu\n", label, hist[i][R_YIELD], hist[i][R_SYSCALL],
 		       hist[i][R_EXPIRY], hist[i][R_REVOKE]);
 	}
+	write_stats(csv, have_stats ? &d : NULL, ends, max_ns, limit_ns, over);
 	if (limit_ns)
 		printf("\nlongest grant %.1f us; limit %.1f us + %.1f us timer slack: %lu grant(s) "
 		       "longer (target 0: %s)\n", (double)max_ns / 1e3, (double)limit_ns / 1e3,
