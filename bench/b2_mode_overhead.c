@@ -42,11 +42,10 @@ static const char *const mode_names[] = { "none", "legacy", "V2" };
 static enum mode cur_mode;
 static uint32_t feature_size = 32;
 
-/* Each worker thread registers its own area once, in the current mode. */
-static __thread struct {
-	struct rseqkit_abi_rseq abi;
-	char pad[128 - sizeof(struct rseqkit_abi_rseq)];
-} area __attribute__((aligned(64)));
+/* Each worker thread registers its own area once, in the current mode: room
+ * for any feature size the kernel reports (struct rseqkit_abi_rseq ends in a
+ * flexible array, so the area is plain bytes). */
+static __thread unsigned char area[128] __attribute__((aligned(64)));
 static __thread int registered_mode = -1;
 
 static int register_thread(void)
@@ -56,13 +55,13 @@ static int register_thread(void)
 	if (registered_mode == (int)cur_mode)
 		return 0;
 	if (registered_mode > MODE_NONE)
-		syscall(RSEQKIT_NR_rseq, &area, registered_mode == MODE_LEGACY ? 32 : feature_size,
+		syscall(RSEQKIT_NR_rseq, area, registered_mode == MODE_LEGACY ? 32 : feature_size,
 			RSEQKIT_FLAG_UNREGISTER, RSEQKIT_SIG);
 	registered_mode = MODE_NONE;
 	if (cur_mode == MODE_NONE)
 		return 0;
 	len = cur_mode == MODE_LEGACY ? 32 : feature_size;
-	if (syscall(RSEQKIT_NR_rseq, &area, len, 0, RSEQKIT_SIG))
+	if (syscall(RSEQKIT_NR_rseq, area, len, 0, RSEQKIT_SIG))
 		return -errno;
 	registered_mode = (int)cur_mode;
 	return 0;
