@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include <rseqkit/percpu.h>
 #include <rseqkit/percpu-pseudocode.h>
@@ -43,7 +46,6 @@ int rseqkit_percpu_fallback(void)
 	return s == RSEQKIT__PERCPU_FALLBACK;
 }
 
-static void drain_mutex_init(void);
 static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
@@ -52,7 +54,6 @@ static void fork_child(void);
 __attribute__((constructor(102))) static void percpu_ctor(void)
 {
 	rseqkit_percpu_fallback();
-	drain_mutex_init();
 	/* A dlclose()d copy of the library drops its handlers (glibc keys
 	 * them by the object's __dso_handle). */
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -341,37 +342,62 @@ int rseqkit_prepare_unload(void)
 /* --- drains: one lock, waited on by the callers that meet a stopped slot --- */
 
 /*
- * Every drain (freelist, ptrbuf, membuf) holds drain_mutex from the moment it
+ * Every drain (freelist, ptrbuf, membuf) holds drain_lock from the moment it
  * stops a slot until the slot is published again, so a caller that meets a
- * stopped slot waits for the drain by taking the mutex once. Priority
- * inheritance makes that wait bounded under real-time scheduling: a
- * SCHED_FIFO caller on the CPU of a preempted SCHED_OTHER drainer lends it
- * its priority instead of spinning over it forever. Error checking turns a
- * signal handler that meets the drain its own thread is running into a
- * clear fatal error instead of a self-deadlock.
+ * stopped slot waits for the drain by taking the lock once. It is a
+ * priority-inheritance futex (the word holds the owner's thread id), which
+ * makes that wait bounded under real-time scheduling: a SCHED_FIFO caller on
+ * the CPU of a preempted SCHED_OTHER drainer lends it its priority instead
+ * of spinning over it forever. Not a pthread mutex: the library's internal
+ * lock must not be seen by lock interposers (rseqkit run --slice-locks), and
+ * the fork child must be able to reset it.
  */
-static pthread_mutex_t drain_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t drain_lock;
 
-static void drain_mutex_init(void)
+static uint32_t my_tid(void)
 {
-	pthread_mutexattr_t a;
+	return (uint32_t)syscall(SYS_gettid);
+}
 
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-	/* Without PI futexes (rare kernels), plain blocking still beats a spin. */
-	pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-	pthread_mutex_init(&drain_mutex, &a);
-	pthread_mutexattr_destroy(&a);
+/* 0, or -EDEADLK when the calling thread holds it (a signal handler that
+ * interrupted its own thread's drain). */
+static int pi_lock(uint32_t *w)
+{
+	uint32_t tid = my_tid(), free_ = 0;
+
+	while (!__atomic_compare_exchange_n(w, &free_, tid, false, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED)) {
+		if ((free_ & FUTEX_TID_MASK) == tid)
+			return -EDEADLK;
+		if (syscall(SYS_futex, w, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0) == 0)
+			return 0;
+		if (errno == EDEADLK)
+			return -EDEADLK;
+		if (errno == ENOSYS)	/* no PI futexes: yield and retry */
+			sched_yield();
+		free_ = 0;
+	}
+	return 0;
+}
+
+static void pi_unlock(uint32_t *w)
+{
+	uint32_t tid = my_tid();
+
+	if (!__atomic_compare_exchange_n(w, &tid, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		syscall(SYS_futex, w, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
 }
 
 void rseqkit__drain_lock(void)
 {
-	pthread_mutex_lock(&drain_mutex);
+	if (pi_lock(&drain_lock))
+		RSEQKIT_FATAL("drain started in a signal handler that interrupted a drain "
+			      "(drains are not async-signal-safe)");
 }
 
 void rseqkit__drain_unlock(void)
 {
-	pthread_mutex_unlock(&drain_mutex);
+	pi_unlock(&drain_lock);
 }
 
 void rseqkit__drain_stopped(void)
@@ -384,15 +410,10 @@ void rseqkit__drain_stopped(void)
 
 void rseqkit__drain_wait(void)
 {
-	int r = pthread_mutex_lock(&drain_mutex);
-
-	if (r == EDEADLK)
+	if (pi_lock(&drain_lock))
 		RSEQKIT_FATAL("per-CPU structure used in a signal handler that interrupted a "
 			      "drain of the same slot (the handler would wait for itself)");
-	if (!r)
-		pthread_mutex_unlock(&drain_mutex);
-	else
-		sched_yield();
+	pi_unlock(&drain_lock);
 }
 
 /*
@@ -400,7 +421,7 @@ void rseqkit__drain_wait(void)
  * held by another thread of the parent would be held forever there, and a
  * slot stopped by a drain would stay stopped. The prepare handler waits for
  * every drain and every fallback operation in flight by taking their locks;
- * both sides release them after the fork (the child re-creates the mutex,
+ * both sides release them after the fork (the child resets the drain lock,
  * whose owner was the parent's thread id).
  */
 static bool fork_took_fb[FB_LOCKS];
@@ -409,7 +430,7 @@ static void fork_prepare(void)
 {
 	uintptr_t me = (uintptr_t)&fb_token;
 
-	pthread_mutex_lock(&drain_mutex);
+	rseqkit__drain_lock();
 	if (!rseqkit_percpu_fallback())
 		return;
 	for (int i = 0; i < FB_LOCKS; i++) {
@@ -433,13 +454,14 @@ static void fork_release_fb(void)
 static void fork_parent(void)
 {
 	fork_release_fb();
-	pthread_mutex_unlock(&drain_mutex);
+	rseqkit__drain_unlock();
 }
 
 static void fork_child(void)
 {
 	fork_release_fb();
-	drain_mutex_init();
+	/* Held under the parent's thread id; this is a new thread. */
+	__atomic_store_n(&drain_lock, 0, __ATOMIC_RELEASE);
 }
 
 /*
