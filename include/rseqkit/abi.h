@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * rseqkit/abi.h - prefixed mirror of the Linux RSEQ uAPI (spec/ABI.md R1, R2).
+ * rseqkit/abi.h - prefixed mirror of the Linux RSEQ uAPI (doc/abi.md R1, R2).
  *
  * The numbers are those of upstream Linux 7.1, so a binary built against this
  * header runs unchanged on 7.1+, on the patched 6.12 of this project, and

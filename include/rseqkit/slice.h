@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rseqkit/slice.h - scheduler time slice extensions behind one process-wide,
- * invariant policy (spec/ABI.md R6).
+ * invariant policy (doc/abi.md R6).
  *
  * The kernel enables extensions per thread and lets anyone disable them. The
  * library instead decides once per process, in rseqkit_slice_init() (run by

@@ -3,7 +3,7 @@
  * rseqkit/thread.h - who registered RSEQ for this process, in which mode,
  * and cheap reads of cpu_id, node_id and mm_cid.
  *
- * Ownership (spec/ABI.md R7): when glibc registered the thread
+ * Ownership (doc/abi.md R7): when glibc registered the thread
  * (__rseq_size > 0) rseqkit uses glibc's area and never re-registers.
  * Otherwise rseqkit registers its own per-thread area, the same length for
  * every thread: max(AT_RSEQ_FEATURE_SIZE, 32) bytes aligned to

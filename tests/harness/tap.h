@@ -4,7 +4,7 @@
  *
  * A test program prints TAP version 13 to stdout and exits 0 (all ok),
  * 1 (something failed) or 77 (skipped as a whole). Descriptions state the
- * expected result and the rule of spec/ABI.md they check, e.g.
+ * expected result and the rule of doc/abi.md they check, e.g.
  * "R3.1: len 31 -> EINVAL".
  */
 #ifndef RSEQKIT_TAP_H
