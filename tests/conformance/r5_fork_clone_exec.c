@@ -42,7 +42,8 @@ static long slice_get(void)
 /* --- R5.1 --------------------------------------------------------------- */
 
 struct thr {
-	int unreg_err, reg_ret, reg_err, get_before, get_before_err, get_after, ids_ok;
+	int unreg_err, reg_ret, reg_err, get_before, get_before_err, set_before_err, get_after;
+	int ids_ok;
 };
 
 static void *thread_fn(void *arg)
@@ -57,6 +58,9 @@ static void *thread_fn(void *arg)
 	r = slice_get();
 	t->get_before = (int)r;
 	t->get_before_err = r == -1 ? errno : 0;
+	/* SET answers ENXIO only to a thread without a registration. */
+	r = prctl(PR, PR_SET, (unsigned long)RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE, 0UL, 0UL);
+	t->set_before_err = r == -1 ? errno : 0;
 	r = ct_area_register(&b, &k, parent.mode);
 	t->reg_ret = (int)r;
 	if (r)
@@ -107,9 +111,10 @@ static void r5_1(const char *mn)
 			 parent.mode == CT_LEGACY ? "legacy mode has none (R4.5)" :
 			 "slice extensions unavailable on this kernel");
 	else
-		tap_ok(t.get_before == -1 && t.get_before_err == ENXIO && t.get_after == 0,
-		       "R5.1 %s: new thread: prctl GET -> ENXIO before registering, 0 after (got %s, %d)",
-		       mn, tap_errno_name(t.get_before_err), t.get_after);
+		tap_ok(t.get_before == 0 && t.set_before_err == ENXIO && t.get_after == 0,
+		       "R5.1 %s: new thread: extensions off (GET -> 0, SET ENABLE -> ENXIO before "
+		       "registering; GET -> 0 after; got %d/%s, %s, %d)", mn, t.get_before,
+		       tap_errno_name(t.get_before_err), tap_errno_name(t.set_before_err), t.get_after);
 
 	fflush(NULL);
 	pid = clone(clone_fn, stack + stsz, CLONE_VM | SIGCHLD, b);
@@ -208,32 +213,44 @@ static void r5_2(const char *mn)
 
 static int fork_exec(void *arg)
 {
-	char lenbuf[16];
-	char *args[] = { g_argv[0], "--r5-exec-child", lenbuf, NULL };
+	char ptrbuf[32], lenbuf[16];
+	char *args[] = { g_argv[0], "--r5-exec-child", ptrbuf, lenbuf, slice_on ? "1" : "0", NULL };
 
 	(void)arg;
+	snprintf(ptrbuf, sizeof(ptrbuf), "%p", (void *)parent.rs);
 	snprintf(lenbuf, sizeof(lenbuf), "%u", parent.len);
 	execv("/proc/self/exe", args);
 	return 99;
 }
 
-/* In the new image: 0 ok; 1 something registered (unregister of a fresh
- * area did not fail with EINVAL); 2 registration failed; 3 prctl GET
- * answered 0/1 (a slice state survived). */
-static int exec_child(uint32_t len)
+/*
+ * In the new image, told the parent's (pointer, length) and whether the
+ * parent had slice extensions enabled: 0 ok; 1 the parent's registration
+ * survived (unregistering it did not fail with EINVAL); 2 registering a
+ * fresh area failed; 3 slice extensions still enabled (GET != 0); 4 SET did
+ * not find the thread unregistered (not ENXIO); 5 the fresh registration is
+ * not live (cpu_id not written).
+ */
+static int exec_child(void *old, uint32_t len, bool had_slice)
 {
 	struct rseqkit_abi_rseq *a = ct_alloc(CT_PAGE, CT_PAGE);
-	long r;
+	int ret = 0;
 
-	if (tap_sys_rseq(a, len, RSEQKIT_FLAG_UNREGISTER, RSEQKIT_SIG) != -1 || errno != EINVAL)
-		return 1;
-	r = slice_get();
-	if (r == 0 || r == 1)
-		return 3;
-	if (ct_register(a, len, 0))
-		return 2;
-	ct_unregister(a, len);
-	return 0;
+	if (tap_sys_rseq(old, len, RSEQKIT_FLAG_UNREGISTER, RSEQKIT_SIG) != -1 || errno != EINVAL)
+		ret = 1;
+	else if (had_slice && slice_get() != 0)
+		ret = 3;
+	else if (had_slice && (prctl(PR, PR_SET, (unsigned long)RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE,
+				     0UL, 0UL) != -1 || errno != ENXIO))
+		ret = 4;
+	else if (ct_register(a, len, 0))
+		ret = 2;
+	else if ((int32_t)a->cpu_id < 0)
+		ret = 5;
+	if (ret != 1 && ret != 2)
+		ct_unregister(a, len);
+	free(a);
+	return ret;
 }
 
 static void run(enum ct_mode m)
@@ -249,30 +266,28 @@ static void run(enum ct_mode m)
 		tap_ok(false, "R5 %s: parent registration: %s", mn, tap_errno_name(errno));
 		return;
 	}
-	slice_on = false;
-	if (m == CT_V2 && prctl(PR, PR_SET, (unsigned long)RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE, 0UL, 0UL) == 0)
-		slice_on = slice_get() == 1;
+	/* The scenario says whether V2 threads have slice extensions. */
+	slice_on = m == CT_V2 && kfeat_slice_on(&k);
+	if (slice_on)
+		tap_ok(prctl(PR, PR_SET, (unsigned long)RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE, 0UL, 0UL) == 0 &&
+		       slice_get() == 1, "R6.2 %s: the parent enables slice extensions (SET -> 0, GET -> 1)",
+		       mn);
 	r5_1(mn);
 	r5_2(mn);
 	tap_fork_expect_exit(fork_exec, NULL, 0,
-			     "R5.3 %s: after execve the new image starts unregistered, no slice state, can register",
-			     mn);
+			     "R5.3 %s: after execve the new image starts unregistered (the parent's "
+			     "area -> EINVAL), slice extensions off, a fresh area registers live", mn);
 	ct_area_unregister(&parent);
 	tap_pin_cpu(ct_cpu(0));
 }
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
 	g_argv = argv;
-	if (argc == 3 && !strcmp(argv[1], "--r5-exec-child"))
-		return exec_child((uint32_t)strtoul(argv[2], NULL, 0));
-	kfeat_probe(&k);
-	ct_ncpus();
-	kfeat_diag(&k);
-	if (!k.rseq)
-		tap_skip_all("R5: kernel has no rseq(2)");
+	if (argc == 5 && !strcmp(argv[1], "--r5-exec-child"))
+		return exec_child((void *)(uintptr_t)strtoull(argv[2], NULL, 16),
+				  (uint32_t)strtoul(argv[3], NULL, 0), argv[4][0] == '1');
+	ct_start(argv, &k, "R5");
 	run(CT_LEGACY);
 	run(CT_V2);
 	return tap_done();

@@ -50,6 +50,45 @@ int ct_knob_write(const char *text)
 	return err;
 }
 
+void ct_slice_start(char **argv, struct kfeat *k, const char *rule, struct ct_area *a, int flags)
+{
+	const char *why;
+
+	ct_start(argv, k, rule);
+	if (!kfeat_slice_on(k))
+		kfeat_missing_all(k, kfeat_promises(k, KFACTS_SLICE, "on"),
+				  "%s: time slice extensions are not on here (kernel without V2, "
+				  "compiled out or disabled at boot)", rule);
+	if (!a)
+		return;
+	why = ct_slice_setup(a, k, flags);
+	if (why)
+		tap_bail("%s: slice extensions are on here, but: %s", rule, why);
+}
+
+static long knob_saved = -1;
+
+void ct_knob_set(long nsec)
+{
+	char text[32];
+
+	if (knob_saved < 0 && ct_knob_read(&knob_saved))
+		return;
+	snprintf(text, sizeof(text), "%ld", nsec);
+	ct_knob_write(text);
+}
+
+void ct_knob_restore(void)
+{
+	char text[32];
+
+	if (knob_saved < 0)
+		return;
+	snprintf(text, sizeof(text), "%ld", knob_saved);
+	ct_knob_write(text);
+	knob_saved = -1;
+}
+
 const char *ct_slice_setup(struct ct_area *a, const struct kfeat *k, int flags)
 {
 	uint32_t len = ct_mode_len(k, CT_V2);

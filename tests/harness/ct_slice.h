@@ -13,6 +13,16 @@
 #include "ct_rseq.h"
 
 #define CT_SLICE_KNOB KFEAT_DEBUGFS "/slice_ext_nsec"
+/* R6.7: the knob's range; tests under QEMU TCG run grants at the maximum. */
+#define CT_KNOB_MIN_NS 5000
+#define CT_KNOB_MAX_NS 50000
+/* A noise thread's period: each wake-up asks to preempt whoever runs. */
+#define CT_NOISE_PERIOD_US 50
+/* How long a slice case may wait for grants before it is judged. */
+#define CT_GRANT_BUDGET_NS 8000000000ULL
+/* slice_ctrl as one word (little endian): {request 0, granted 1}. */
+#define CT_WORD_GRANTED 0x00000100u
+#define CT_WORD_REQUEST 0x00000001u
 
 /* prctl(PR_RSEQ_SLICE_EXTENSION, op, a3, a4, a5): result or -1/errno. */
 long ct_slice_prctl(unsigned long op, unsigned long a3, unsigned long a4, unsigned long a5);
@@ -22,6 +32,19 @@ long ct_slice_yield(void);
 /* The knob: 0 or -errno. */
 int ct_knob_read(long *nsec);
 int ct_knob_write(const char *text);
+
+/*
+ * The start of a slice program: ct_start(), then what the kernel must offer.
+ * Unless slice extensions are on (declared by the scenario, or probed on the
+ * host) the whole program is skipped - a failure where the scenario promises
+ * them. With a: the calling thread registers V2 with flags and must see
+ * extensions available (R6.1), else the program bails.
+ */
+void ct_slice_start(char **argv, struct kfeat *k, const char *rule, struct ct_area *a, int flags);
+
+/* Set the knob to nsec, remembering the old value for ct_knob_restore(). */
+void ct_knob_set(long nsec);
+void ct_knob_restore(void);
 
 /*
  * Register the calling thread in V2 mode (flags: 0 or DEFAULT_ON) and check
