@@ -1,17 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
  * R6.4-R6.6 under real preemption: a V2 thread pinned to a CPU with a
- * request set, while a noise thread on the same CPU wakes every 50 us (each
- * wake-up an interrupt asking to preempt it).
- *   R6.4 a grant happens, written as one word {request 0, granted 1};
- *   R6.6 rseq_slice_yield() returns 1 with a live grant, 0 without;
- *   R6.6 any other syscall (getpid) ends a grant (stats: aborted);
- *   R6.5 a critical section that outlives slice_ext_nsec loses the grant and
- *        is scheduled out (stats: expired, an involuntary switch).
- * Under QEMU TCG everything is ~10-50x slower, so the grant/yield part runs
- * with the knob at its maximum (50 us) and the expiry part at its minimum.
+ * request set, while a noise thread on the same CPU wakes every
+ * CT_NOISE_PERIOD_US (each wake-up an interrupt asking to preempt it). The
+ * test never clears the request itself while it waits, so every change of
+ * slice_ctrl it sees is the kernel's:
+ *   R6.4 a grant is written as one word, exactly {request 0, granted 1}
+ *        (raw bytes 28..31 = 0, 1, 0, 0: R2 at run time); otherwise the word
+ *        is cleared (asked but not granted); nothing else ever;
+ *   R6.4 never on syscall return: rescheduling syscalls with the request up
+ *        do not leave the thread granted;
+ *   R6.4/R6.5 a thread with extensions disabled that asks is not granted, and
+ *        the exit after it was scheduled out clears the whole word;
+ *   R6.5 no chaining: a request raised again while granted is never turned
+ *        into a second grant; the grant ends (word 0) and the thread is
+ *        scheduled out; with stats, some grants end revoked;
+ *   R6.5 a grant held past slice_ext_nsec is revoked (expired);
+ *   R6.6 rseq_slice_yield() -> 1 with a live grant and clears the word, 0
+ *        without; any other syscall ends a grant (aborted).
+ * Under QEMU TCG everything is ~10-50x slower, so the grant parts run with
+ * the knob at its maximum and the expiry part at its minimum.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -19,145 +31,326 @@
 #include "ct_slice.h"
 #include "tap.h"
 
-#define BUDGET_NS 8000000000ULL	/* per phase */
+/* Grants each phase wants before it is judged (within CT_GRANT_BUDGET_NS). */
+#define WANT_GRANTS 20
+/* How long one wait for the kernel to touch the word may last. */
+#define WINDOW_NS (100 * CT_NS_PER_MS)
+/* Rescheduling syscalls of the "never on syscall return" phase. */
+#define SYSCALL_ROUNDS 400
 
+static struct kfeat k;
 static struct rseqkit_abi_rseq *rs;
 
-/* Spin with the request up until granted or about window_us passed.
- * Returns true with the grant live (request left as the kernel set it). */
-static bool wait_grant(unsigned int window_us)
+/* Spin (no syscall) until slice_ctrl differs from `from` or the window
+ * passed; returns the first different word (or `from`). One load per
+ * look, so the word seen is one the kernel wrote whole. */
+static uint32_t wait_change(uint32_t from, uint64_t window_ns)
 {
-	uint64_t end;
+	uint64_t end = tap_now_ns() + window_ns;
+	uint32_t w;
 
-	ct_set_request(rs, 1);
-	end = tap_now_ns() + window_us * 1000ULL;
-	while (tap_now_ns() < end)
-		if (ct_granted(rs))
-			return true;
+	do {
+		w = ct_slice_ctrl(rs);
+		if (w != from)
+			return w;
+	} while (tap_now_ns() < end);
+	return from;
+}
+
+/* Lower the request and end a grant that may have come meanwhile, so the
+ * next request starts from a clear word (raising the request over a live
+ * grant would be a forged word, R6.8). */
+static void drop_request(void)
+{
 	ct_set_request(rs, 0);
 	if (ct_granted(rs))
-		return true;
-	return false;
+		ct_slice_yield();
+}
+
+static uint64_t invol(void)
+{
+	uint64_t v, i;
+
+	ct_thread_switches(&v, &i);
+	return i;
 }
 
 static void phase_grant_yield(void)
 {
 	uint64_t t0 = tap_now_ns();
-	unsigned int grants = 0, yield1 = 0, word_ok = 0, tries = 0;
-	long r;
+	unsigned int grants = 0, cleared = 0, silent = 0, bad = 0, yield1 = 0, live_at_yield = 0;
+	unsigned int left_after_yield = 0;
+	uint32_t first_bad = 0;
+	uint8_t raw[4] = { 0xff, 0xff, 0xff, 0xff };
+	bool have_raw = false;
 
-	while (tap_now_ns() - t0 < BUDGET_NS && yield1 < 3) {
-		tries++;
-		if (!wait_grant(30))
+	while (tap_now_ns() - t0 < CT_GRANT_BUDGET_NS && grants < WANT_GRANTS) {
+		uint32_t w;
+
+		ct_set_request(rs, 1);
+		w = wait_change(CT_WORD_REQUEST, WINDOW_NS);
+		if (w == CT_WORD_REQUEST) {
+			silent++;
+			drop_request();
 			continue;
+		}
+		if (w == 0) {
+			cleared++;
+			continue;
+		}
+		if (w != CT_WORD_GRANTED) {
+			if (!bad++)
+				first_bad = w;
+			drop_request();
+			continue;
+		}
 		grants++;
-		word_ok += ct_slice_ctrl(rs) == 0x100 || ct_slice_ctrl(rs) == 0;
-		ct_set_request(rs, 0);
+		if (!have_raw) {
+			for (int i = 0; i < 4; i++)
+				raw[i] = ((volatile uint8_t *)rs)[28 + i];
+			have_raw = true;
+		}
+		/* R6.3: request is already 0 (the kernel's doing); yield. */
 		if (ct_granted(rs)) {
-			r = ct_slice_yield();
-			yield1 += r == 1;
+			live_at_yield++;
+			yield1 += ct_slice_yield() == 1;
+			left_after_yield += ct_slice_ctrl(rs) != 0;
 		}
 	}
-	tap_diag("grant/yield: %u windows, %u grants, %u yields returned 1", tries, grants, yield1);
-	tap_ok(grants > 0, "R6.4: a requesting thread interrupted with a reschedule pending is "
-	       "granted (%u grants in %u windows)", grants, tries);
-	tap_ok(grants && word_ok == grants, "R6.4: the grant is one word: request 0, granted 1 "
-	       "(%u/%u)", word_ok, grants);
-	tap_ok(yield1 > 0, "R6.6: rseq_slice_yield() with a live grant -> 1 (%u times)", yield1);
+	tap_diag("grant/yield: %u grants, %u cleared without a grant, %u windows untouched, %u other "
+		 "words; %u yields with the grant live, %u returned 1", grants, cleared, silent, bad,
+		 live_at_yield, yield1);
+	tap_ok(bad == 0, "R6.4: the kernel turns a request into exactly {request 0, granted 1} "
+	       "(0x%x) or clears the word, nothing else (%u other words, first 0x%x)",
+	       CT_WORD_GRANTED, bad, first_bad);
+	tap_ok(grants >= WANT_GRANTS && grants > cleared,
+	       "R6.4: a requesting thread interrupted with a reschedule pending is granted, "
+	       "mostly (%u grants, >= %d and more than the %u requests cleared without one)",
+	       grants, WANT_GRANTS, cleared);
+	tap_ok(have_raw && raw[0] == 0 && raw[1] == 1 && raw[2] == 0 && raw[3] == 0,
+	       "R2/R6.4: a grant seen as raw bytes: request at 28 = 0, granted at 29 = 1, "
+	       "reserved 30..31 = 0 (got %u %u %u %u)", raw[0], raw[1], raw[2], raw[3]);
+	tap_ok(yield1 > 0 && yield1 * 2 >= live_at_yield,
+	       "R6.6: rseq_slice_yield() with a live grant -> 1 (%u of %u; the others expired "
+	       "in between)", yield1, live_at_yield);
+	tap_ok(left_after_yield == 0,
+	       "R6.6: rseq_slice_yield() ends the grant and clears the word (%u left set)",
+	       left_after_yield);
 	tap_ok(ct_slice_yield() == 0, "R6.6: rseq_slice_yield() after the grant ended -> 0");
+}
+
+/*
+ * R6.4 "never on syscall return". A read of 256 KiB from /dev/zero keeps the
+ * thread in the kernel long enough for the noise thread's wake-ups to leave
+ * a reschedule pending at the syscall's return, with the request up the
+ * whole time. Only an interrupt in the few instructions between a return and
+ * the check that follows can legitimately grant.
+ */
+static void phase_syscall_return(void)
+{
+	static char buf[256 * 1024];
+	unsigned int granted_after = 0;
+	uint64_t i0, i1;
+	int fd = open("/dev/zero", O_RDONLY);
+
+	if (fd < 0) {
+		tap_ok(false, "R6.4: never on syscall return: open /dev/zero: %s",
+		       tap_errno_name(errno));
+		return;
+	}
+	i0 = invol();
+	for (int i = 0; i < SYSCALL_ROUNDS; i++) {
+		/* An interrupt may have granted after the last check: end that
+		 * grant first (raising the request over a live grant is a
+		 * forged word to a debug kernel, R6.8). */
+		if (ct_granted(rs))
+			ct_slice_yield();
+		ct_set_request(rs, 1);
+		if (read(fd, buf, sizeof(buf)) < 0)
+			break;
+		granted_after += ct_granted(rs) != 0;
+	}
+	drop_request();
+	i1 = invol();
+	close(fd);
+	tap_diag("never on syscall return: %d syscalls, %llu involuntary switches, granted after "
+		 "%u", SYSCALL_ROUNDS, (unsigned long long)(i1 - i0), granted_after);
+	tap_ok(i1 - i0 >= SYSCALL_ROUNDS / 20 && granted_after * 20 <= SYSCALL_ROUNDS,
+	       "R6.4: never on syscall return: with reschedules pending (%llu preemptions in %d "
+	       "syscalls) the request is not granted at the syscall's return (granted after %u, "
+	       "<= 1 in 20)", (unsigned long long)(i1 - i0), SYSCALL_ROUNDS, granted_after);
+}
+
+/*
+ * A thread that has extensions disabled but raises the request anyway is
+ * not granted; once it was interrupted and scheduled out, the exit to user
+ * space clears the whole word, the pending request included.
+ */
+static void phase_disabled_cleared(void)
+{
+	uint64_t i0, i1;
+	uint32_t w;
+	unsigned int rounds = 0, granted = 0, cleared = 0;
+
+	if (ct_slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_SET, 0, 0, 0)) {
+		tap_ok(false, "R6.2: SET 0 (disable) failed: %s", tap_errno_name(errno));
+		return;
+	}
+	for (; rounds < 10; rounds++) {
+		i0 = invol();
+		ct_set_request(rs, 1);
+		w = wait_change(CT_WORD_REQUEST, WINDOW_NS);
+		i1 = invol();
+		granted += (w & 0xff00) != 0;
+		if (w == 0 && i1 > i0)
+			cleared++;
+	}
+	ct_set_request(rs, 0);
+	ct_slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_SET, RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE, 0, 0);
+	tap_ok(granted == 0, "R6.4: a thread with extensions disabled is never granted (%u of %u)",
+	       granted, rounds);
+	tap_ok(cleared == rounds,
+	       "R6.4/R6.5: scheduled out with the request up, the exit to user space clears the "
+	       "whole word, pending request included (%u of %u rounds)", cleared, rounds);
+}
+
+/*
+ * No chaining (R6.5): after a grant, the request is raised again without a
+ * syscall. The next reschedule must end the grant (word 0) and schedule the
+ * thread, never grant again. With stats, some grants end as "revoked" (the
+ * second reschedule came first) rather than "expired".
+ */
+static void phase_no_chaining(void)
+{
+	struct kfeat_stats a, b;
+	uint64_t t0 = tap_now_ns();
+	unsigned int grants = 0, chained = 0, ended = 0, switched = 0;
+	uint32_t first_bad = 0;
+
+	if (k.stats)
+		kfeat_read_stats(&a);
+	while (tap_now_ns() - t0 < CT_GRANT_BUDGET_NS && grants < WANT_GRANTS) {
+		uint64_t i0 = invol(), i1;
+		uint32_t w;
+
+		ct_set_request(rs, 1);
+		if (wait_change(CT_WORD_REQUEST, WINDOW_NS) != CT_WORD_GRANTED) {
+			drop_request();
+			continue;
+		}
+		grants++;
+		ct_set_request(rs, 1);	/* asks again while granted */
+		w = wait_change(CT_WORD_GRANTED | CT_WORD_REQUEST, WINDOW_NS);
+		i1 = invol();
+		if (w == 0)
+			ended++;
+		else if (!chained++)
+			first_bad = w;
+		switched += i1 > i0;
+		drop_request();
+	}
+	if (k.stats)
+		kfeat_read_stats(&b);
+	tap_ok(grants > 0 && chained == 0 && ended == grants,
+	       "R6.5: no chaining: a request raised again while granted ends in a cleared word, "
+	       "never a second grant (%u grants, %u ended, %u otherwise, first 0x%x)", grants,
+	       ended, chained, first_bad);
+	tap_ok(grants > 0 && switched == grants,
+	       "R6.5: ... and the thread is scheduled out (%u of %u)", switched, grants);
+	if (k.stats)
+		tap_ok(b.revoked > a.revoked,
+		       "R6.5: a second reschedule while granted revokes the grant (revoked +%llu, "
+		       "expired +%llu)", (unsigned long long)(b.revoked - a.revoked),
+		       (unsigned long long)(b.expired - a.expired));
+	else
+		kfeat_missing(&k, kfeat_promises(&k, KFACTS_STATS, "yes"),
+			      "R6.5: revoked counter: no debugfs rseq/stats");
 }
 
 /*
  * A syscall while granted ends the grant (R6.6). The noise thread keeps
  * asking to preempt, so a grant can also be revoked between the moment we
- * see it and the syscall (R6.5, "revoked"); try several grants and require
- * that the syscall ended at least one of them as "aborted", and that no
- * grant outlived the syscall.
+ * see it and the syscall (R6.5); every grant must be gone after the
+ * syscall, and at least one must have been ended by it ("aborted").
  */
-static void phase_abort(const struct kfeat *k)
+static void phase_abort(void)
 {
 	struct kfeat_stats a, b;
 	uint64_t t0 = tap_now_ns();
 	unsigned int got = 0, live_after = 0, counted = 0;
 
-	while (got < 20 && counted == 0 && tap_now_ns() - t0 < BUDGET_NS) {
-		if (k->stats)
+	while (got < WANT_GRANTS && tap_now_ns() - t0 < CT_GRANT_BUDGET_NS) {
+		if (k.stats)
 			kfeat_read_stats(&a);
-		if (!wait_grant(30))
+		ct_set_request(rs, 1);
+		if (wait_change(CT_WORD_REQUEST, WINDOW_NS) != CT_WORD_GRANTED) {
+			drop_request();
 			continue;
+		}
 		got++;
 		getpid();		/* a syscall while granted */
 		live_after += ct_slice_ctrl(rs) != 0;
-		if (k->stats) {
+		if (k.stats) {
 			kfeat_read_stats(&b);
 			counted += b.aborted > a.aborted;
 		}
 	}
-	if (!got) {
-		tap_skip("R6.6: abort by getpid: no grant within the budget");
-		return;
-	}
-	tap_ok(live_after == 0, "R6.6: getpid() while granted ends the grant (%u of %u grants "
-	       "still live after it)", live_after, got);
-	if (k->stats)
+	tap_ok(got > 0 && live_after == 0, "R6.6: getpid() while granted ends the grant and "
+	       "clears the word (%u of %u grants still set after it)", live_after, got);
+	if (k.stats)
 		tap_ok(counted > 0, "R6.6: ... counted as aborted (in %u of %u tries; the others "
 		       "were revoked by the noise first)", counted, got);
 	else
-		tap_skip("R6.6: aborted counter: no debugfs rseq/stats");
+		kfeat_missing(&k, kfeat_promises(&k, KFACTS_STATS, "yes"),
+			      "R6.6: aborted counter: no debugfs rseq/stats");
 }
 
-static void phase_expiry(const struct kfeat *k)
+static void phase_expiry(void)
 {
 	struct kfeat_stats a, b;
-	uint64_t t0 = tap_now_ns(), v0, i0, v1, i1, end;
+	uint64_t t0 = tap_now_ns(), i0 = 0, i1 = 0, end;
 	bool got = false;
 	uint32_t after = 1;
 
-	kfeat_read_stats(&a);
-	ct_thread_switches(&v0, &i0);
-	while (!got && tap_now_ns() - t0 < BUDGET_NS) {
-		if (!wait_grant(30))
+	if (k.stats)
+		kfeat_read_stats(&a);
+	while (!got && tap_now_ns() - t0 < CT_GRANT_BUDGET_NS) {
+		i0 = invol();
+		ct_set_request(rs, 1);
+		if (wait_change(CT_WORD_REQUEST, WINDOW_NS) != CT_WORD_GRANTED) {
+			drop_request();
 			continue;
+		}
 		got = true;
 		/* Outlive slice_ext_nsec by far, without a syscall. */
-		end = tap_now_ns() + 50000000ULL;
+		end = tap_now_ns() + 50 * CT_NS_PER_MS;
 		while (tap_now_ns() < end)
 			;
 		after = ct_slice_ctrl(rs);
+		i1 = invol();
 	}
-	ct_thread_switches(&v1, &i1);
-	kfeat_read_stats(&b);
-	if (!got) {
-		tap_skip("R6.5: expiry: no grant within the budget");
-		return;
-	}
-	tap_ok(after == 0, "R6.5: a grant held past slice_ext_nsec is revoked (slice_ctrl 0x%x)",
-	       after);
-	tap_ok(i1 > i0, "R6.5: ... and the thread was scheduled out (%lu involuntary switches)",
-	       (unsigned long)(i1 - i0));
-	if (k->stats)
-		tap_ok(b.expired > a.expired, "R6.5: ... counted as expired (+%lu)",
-		       (unsigned long)(b.expired - a.expired));
+	if (k.stats)
+		kfeat_read_stats(&b);
+	tap_ok(got && after == 0,
+	       "R6.5: a grant held past slice_ext_nsec is revoked (slice_ctrl 0x%x)", after);
+	tap_ok(got && i1 > i0, "R6.5: ... and the thread was scheduled out (%llu involuntary "
+	       "switches)", (unsigned long long)(i1 - i0));
+	if (k.stats)
+		tap_ok(b.expired > a.expired, "R6.5: ... counted as expired (+%llu)",
+		       (unsigned long long)(b.expired - a.expired));
 	else
-		tap_skip("R6.5: expired counter: no debugfs rseq/stats");
+		kfeat_missing(&k, kfeat_promises(&k, KFACTS_STATS, "yes"),
+			      "R6.5: expired counter: no debugfs rseq/stats");
 }
 
 int main(int argc, char **argv)
 {
 	struct ct_noise *noise;
 	struct ct_area area;
-	struct kfeat k;
-	const char *why;
-	long knob = -1;
 	int cpu;
 
 	(void)argc;
-	tap_reexec_without_glibc_rseq(argv);
-	kfeat_probe(&k);
-	kfeat_diag(&k);
-	why = ct_slice_setup(&area, &k, RSEQKIT_FLAG_SLICE_EXT_DEFAULT_ON);
-	if (why)
-		tap_skip_all("R6.4-R6.6: %s", why);
+	ct_slice_start(argv, &k, "R6.4", &area, RSEQKIT_FLAG_SLICE_EXT_DEFAULT_ON);
 	rs = area.rs;
 	tap_ok(rs->flags & RSEQKIT_CS_FLAG_SLICE_EXT_ENABLED,
 	       "R6.1: DEFAULT_ON at registration sets ENABLED");
@@ -167,24 +360,20 @@ int main(int argc, char **argv)
 	cpu = ct_cpu(0);
 	if (tap_pin_cpu(cpu))
 		tap_bail("pin to CPU %d failed", cpu);
-	if (ct_knob_read(&knob) == 0)
-		ct_knob_write("50000");
-	noise = ct_noise_start(cpu, 50);
+	ct_knob_set(CT_KNOB_MAX_NS);
+	noise = ct_noise_start(cpu, CT_NOISE_PERIOD_US);
 	if (!noise)
 		tap_bail("noise thread");
 
 	phase_grant_yield();
-	phase_abort(&k);
-	if (knob >= 0)
-		ct_knob_write("5000");
-	phase_expiry(&k);
+	phase_syscall_return();
+	phase_disabled_cleared();
+	phase_no_chaining();
+	phase_abort();
+	ct_knob_set(CT_KNOB_MIN_NS);
+	phase_expiry();
 
 	ct_noise_stop(noise);
-	if (knob >= 0) {
-		char text[32];
-
-		snprintf(text, sizeof(text), "%ld", knob);
-		ct_knob_write(text);
-	}
+	ct_knob_restore();
 	return tap_done();
 }
