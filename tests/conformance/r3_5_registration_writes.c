@@ -26,7 +26,9 @@ static void run(const struct kfeat *k, enum ct_mode m, int flags)
 {
 	const char *mn = ct_mode_name(m), *why;
 	uint32_t len = ct_mode_len(k, m);
-	unsigned char *p = ct_alloc(CT_PAGE, CT_PAGE), before[64], snap[64];
+	unsigned char *p = ct_alloc(CT_PAGE, CT_PAGE), before[64];
+	/* Read as a struct rseq below: aligned like one. */
+	unsigned char snap[64] __attribute__((aligned(RSEQKIT_ORIG_SIZE)));
 	struct rseqkit_abi_rseq *a = (struct rseqkit_abi_rseq *)p, *s;
 	unsigned int cpu, node;
 	char name[48];
