@@ -122,3 +122,12 @@ vm-check-slicelocks: slicelocks-vm
 			$(SLICELOCKS_VM); \
 	done
 # (joins CHECK_TARGETS once verified on v2)
+
+# The real-software measurements (bench/real/run): sysbench and kccachetest,
+# extensions off/on, in the VM. Not part of make check (numbers, not verdicts).
+.PHONY: bench-slicelocks
+bench-slicelocks: slicelocks static $(SLICELOCKS_SO)
+	@O=$(O) bench/real/run $(or $(SCENARIO),v2)
+HELP_EXTRA += \
+	'  make vm-check-slicelocks [SCENARIO=v2]  interposer tests in the VM' \
+	'  make bench-slicelocks [SCENARIO=v2]     sysbench, kccachetest: extensions off/on in the VM'
