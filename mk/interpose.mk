@@ -107,7 +107,14 @@ $(SLICELOCKS_VM)/lib/.stamp: $(SLICELOCKS_SO) $(O)/lib/librseqkit.so
 	$(Q)ln -sfn librseqkit.so $(@D)/librseqkit.so.$(SOVERSION)
 	@touch $@
 
-slicelocks-vm: $(SLICELOCKS_VM_TESTS) $(SLICELOCKS_VM)/lib/.stamp $(REALBENCH) static
+$(SLICELOCKS_VM)/bench/slicelocks-overhead: bench/real/overhead.c
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS) -o $@ $< -Wl,--dynamic-linker=/extra/lib/ld-linux-x86-64.so.2 \
+		-Wl,--disable-new-dtags -Wl,-rpath,/extra/lib $(HOST_LDFLAGS)
+
+slicelocks-vm: $(SLICELOCKS_VM_TESTS) $(SLICELOCKS_VM)/lib/.stamp $(REALBENCH) static \
+	$(SLICELOCKS_VM)/bench/slicelocks-overhead
 
 # Every interposer test in one boot (rseqkit-realbench runs them in turn;
 # 77 = skip is fine). `make check` runs it on the scenarios below.
@@ -126,7 +133,7 @@ vm-check-slicelocks: slicelocks-vm
 # The real-software measurements (bench/real/run): sysbench and kccachetest,
 # extensions off/on, in the VM. Not part of make check (numbers, not verdicts).
 .PHONY: bench-slicelocks
-bench-slicelocks: slicelocks static $(SLICELOCKS_SO)
+bench-slicelocks: slicelocks-vm
 	@O=$(O) bench/real/run $(or $(SCENARIO),v2)
 HELP_EXTRA += \
 	'  make vm-check-slicelocks [SCENARIO=v2]  interposer tests in the VM' \
