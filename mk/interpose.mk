@@ -118,7 +118,7 @@ slicelocks-vm: $(SLICELOCKS_VM_TESTS) $(SLICELOCKS_VM)/lib/.stamp $(REALBENCH) s
 
 # Every interposer test in one boot (rseqkit-realbench runs them in turn;
 # 77 = skip is fine). `make check` runs it on the scenarios below.
-SLICELOCKS_VM_SCENARIOS ?= v2
+SLICELOCKS_VM_SCENARIOS ?= baseline
 .PHONY: slicelocks-vm vm-check-slicelocks
 vm-check-slicelocks: slicelocks-vm
 	@set -e; for s in $(or $(SCENARIO),$(SLICELOCKS_VM_SCENARIOS)); do \
@@ -128,7 +128,7 @@ vm-check-slicelocks: slicelocks-vm
 			$(foreach t,$(INTERPOSE_TEST_SRCS:tests/interpose/%.c=%),-- $(t) /extra/tests/interpose/$(t))" \
 			$(SLICELOCKS_VM); \
 	done
-# (joins CHECK_TARGETS once verified on v2)
+CHECK_TARGETS += vm-check-slicelocks
 
 # The real-software measurements (bench/real/run): sysbench and kccachetest,
 # extensions off/on, in the VM. Not part of make check (numbers, not verdicts).
