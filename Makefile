@@ -44,7 +44,7 @@ STATIC_LDFLAGS := -pthread -static
 LIB_SRCS := $(sort $(wildcard src/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/rseqkit/*.c))
 HARNESS_SRCS := $(sort $(wildcard tests/harness/*.c))
-TEST_TIERS := unit conformance stress
+TEST_TIERS := unit conformance stress fuzz
 TEST_SRCS := $(sort $(foreach t,$(TEST_TIERS),$(wildcard tests/$(t)/*.c)))
 # Benchmarks are bench/b<N>_<name>.c; other bench/*.c are their shared harness.
 BENCH_SRCS := $(sort $(wildcard bench/b[0-9]*.c))
@@ -156,7 +156,7 @@ $(O)/check-headers.stamp: $(HEADERS)
 
 check-long: all
 	@RSEQKIT_BUILD=$(O) RSEQKIT_TEST_TIMEOUT=1800 $(RUN_TESTS) -l $(O)/check-long.log \
-		$(addsuffix :--long,$(addprefix $(O)/,$(filter tests/stress/%,$(TEST_PROGS))))
+		$(addsuffix :--long,$(addprefix $(O)/,$(filter tests/stress/% tests/fuzz/%,$(TEST_PROGS))))
 
 check: deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)

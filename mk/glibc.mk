@@ -20,7 +20,7 @@
 # re-executing /proc/self/exe keeps them. librseqkit.so.0 is in
 # $(O)/dyn/SUITE/lib (guest /rseqkit/SUITE/lib).
 #
-# What is built: tests/unit/*, tests/conformance/* (static librseqkit.a, as
+# What is built: tests/unit/*, tests/conformance/*, tests/fuzz/* (static librseqkit.a, as
 # the host build), examples/* and bin/rseqkit (against librseqkit.so, as users
 # link them), and the selftests. On the host, try one with its suite's loader:
 #   $$(scripts/glibc-rootfs trixie)/lib/ld-linux-x86-64.so.2 --library-path \
@@ -28,7 +28,7 @@
 
 GLIBC_SUITES ?= trixie sid
 GLIBC_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rseqkit/debian
-GLIBC_DYN_TESTS := $(patsubst %.c,%,$(sort $(wildcard tests/unit/*.c tests/conformance/*.c)))
+GLIBC_DYN_TESTS := $(patsubst %.c,%,$(sort $(wildcard tests/unit/*.c tests/conformance/*.c tests/fuzz/*.c)))
 GLIBC_DYN_EXAMPLES := $(patsubst %.c,%,$(sort $(wildcard examples/*.c)))
 
 # $(call GLIBC_LDFLAGS,suite)
@@ -118,3 +118,4 @@ HELP_EXTRA += \
 
 # The VM lane packs $(O)/dyn for scenarios with ROOTFS (vm/check).
 vm-check: dyn
+vm-check-long: dyn
