@@ -19,7 +19,7 @@
  * scale the 5 us default to QEMU TCG's ~10x slower execution; restored after),
  * --csv FILE (rows: bench,case,ext,threads,reps,mops_median,wait_p50_ns,
  * wait_p99_ns,granted,yielded,expired,aborted,revoked,begin_end_ns,kernel,
- * scenario,wait_p999_ns,sleeps_per_k,preempts_per_k,clock).
+ * scenario,wait_p999_ns,sleeps_per_k,preempts_per_k,clock,uncontended_ns).
  * Targets are judged only on a clock that means something (VM_CLOCK=icount
  * or real hardware); the ns begin/end target only on real hardware.
  */
@@ -244,6 +244,27 @@ static double begin_end_ns(void)
 	return (double)(now_ns() - t0) / (double)n;
 }
 
+/* One uncontended lock + unlock pair of the child's lock, in ns: what the
+ * lock costs when nobody else wants it (must not grow with extensions). */
+static double uncontended_ns(void)
+{
+	long n = bench_clock_emulated() ? 200000 : 2000000;
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		if (use_mutex) {
+			rseqkit_mutex_lock(&mutex);
+			shared[0]++;
+			rseqkit_mutex_unlock(&mutex);
+		} else {
+			rseqkit_spin_lock(&spin);
+			shared[0]++;
+			rseqkit_spin_unlock(&spin);
+		}
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
 /* The child: one lock, the process's slice decision as it is. */
 static int child(const char *lock, int reps, double seconds)
 {
@@ -254,11 +275,13 @@ static int child(const char *lock, int reps, double seconds)
 	struct rseqkit_kstats sum = { 0 };
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	int nthreads = 2 * ncpu + 1;
+	double uncont;
 
 	if (nthreads > MAX_THREADS)
 		nthreads = MAX_THREADS;
 	use_mutex = !strcmp(lock, "mutex");
 	rseqkit_slice_get_info(&info);
+	uncont = uncontended_ns();
 	for (int i = 0; i < reps; i++) {
 		one_run(nthreads, ncpu, seconds, &r[i]);
 		mops[i] = r[i].mops;
@@ -279,13 +302,13 @@ static int child(const char *lock, int reps, double seconds)
 	qsort(p999, reps, sizeof(double), cmp_double);
 	qsort(sleeps, reps, sizeof(double), cmp_double);
 	qsort(preempts, reps, sizeof(double), cmp_double);
-	printf("RESULT %s %s %d %.3f %.0f %.0f %.0f %lu %lu %lu %lu %lu %.3f %.2f %.2f\n", lock,
+	printf("RESULT %s %s %d %.3f %.0f %.0f %.0f %lu %lu %lu %lu %lu %.3f %.2f %.2f %.2f\n", lock,
 	       info.on ? "on" : "off", nthreads, mops[reps / 2], p50[reps / 2], p99[reps / 2],
 	       p999[reps / 2],
 	       (unsigned long)sum.granted, (unsigned long)sum.yielded,
 	       (unsigned long)sum.expired, (unsigned long)sum.aborted,
 	       (unsigned long)sum.revoked, begin_end_ns(), sleeps[reps / 2],
-	       preempts[reps / 2]);
+	       preempts[reps / 2], uncont);
 	fflush(stdout);
 	return 0;
 }
@@ -293,7 +316,7 @@ static int child(const char *lock, int reps, double seconds)
 struct row {
 	char lock[8], ext[4];
 	int threads;
-	double mops, p50, p99, p999, be_ns, sleeps, preempts;
+	double mops, p50, p99, p999, be_ns, sleeps, preempts, uncont;
 	unsigned long granted, yielded, expired, aborted, revoked;
 	bool ok;
 };
@@ -325,11 +348,11 @@ static bool spawn(char *self, const char *lock, bool on, int reps, double second
 	close(fds[1]);
 	f = fdopen(fds[0], "r");
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RESULT %7s %3s %d %lf %lf %lf %lf %lu %lu %lu %lu %lu %lf %lf %lf",
+		if (sscanf(line, "RESULT %7s %3s %d %lf %lf %lf %lf %lu %lu %lu %lu %lu %lf %lf %lf %lf",
 			   row->lock, row->ext, &row->threads, &row->mops, &row->p50, &row->p99,
 			   &row->p999, &row->granted, &row->yielded, &row->expired,
 			   &row->aborted, &row->revoked, &row->be_ns, &row->sleeps,
-			   &row->preempts) == 15)
+			   &row->preempts, &row->uncont) == 16)
 			row->ok = true;
 	fclose(f);
 	waitpid(pid, &status, 0);
@@ -401,12 +424,12 @@ static void csv_row(const char *csv, const struct row *r, int reps, const struct
 	if (ftell(f) == 0)
 		fprintf(f, "bench,case,ext,threads,reps,mops_median,wait_p50_ns,wait_p99_ns,granted,"
 			"yielded,expired,aborted,revoked,begin_end_ns,kernel,scenario,wait_p999_ns,"
-			"sleeps_per_k,preempts_per_k,clock\n");
+			"sleeps_per_k,preempts_per_k,clock,uncontended_ns\n");
 	fprintf(f, "%s,%s,%s,%d,%d,%.3f,%.0f,%.0f,%lu,%lu,%lu,%lu,%lu,%.2f,%s,%s,%.0f,%.2f,%.2f,"
-		"%s\n", BENCH, r->lock, r->ext, r->threads, reps, r->mops, r->p50, r->p99,
+		"%s,%.2f\n", BENCH, r->lock, r->ext, r->threads, reps, r->mops, r->p50, r->p99,
 		r->granted, r->yielded, r->expired, r->aborted, r->revoked, r->be_ns, u->release,
 		getenv("RSEQKIT_SCENARIO") ?: "host", r->p999, r->sleeps, r->preempts,
-		bench_clock());
+		bench_clock(), r->uncont);
 	fclose(f);
 }
 
@@ -467,9 +490,9 @@ int main(int argc, char **argv)
 	       "slice_ext_nsec %s\n", BENCH, u.release, getenv("RSEQKIT_SCENARIO") ?: "host",
 	       bench_clock(), sysconf(_SC_NPROCESSORS_ONLN), reps, seconds,
 	       slice_nsec && old_nsec[0] ? slice_nsec : "kernel default");
-	printf("%-6s %-4s %4s %10s %11s %11s %12s %9s %9s %9s %9s %9s %8s %8s\n", "lock", "ext",
-	       "thr", "Mops/s", "wait p50", "wait p99", "wait p99.9", "granted", "yielded",
-	       "expired", "aborted", "revoked", "sleep/k", "preem/k");
+	printf("%-6s %-4s %4s %10s %11s %11s %12s %9s %9s %9s %9s %9s %8s %8s %8s\n", "lock",
+	       "ext", "thr", "Mops/s", "wait p50", "wait p99", "wait p99.9", "granted", "yielded",
+	       "expired", "aborted", "revoked", "sleep/k", "preem/k", "uncont");
 	for (int l = 0; l < 2; l++) {
 		for (int e = 0; e < 2; e++) {
 			struct row *r = &rows[l][e];
@@ -480,15 +503,15 @@ int main(int argc, char **argv)
 			}
 			ext_seen |= e && !strcmp(r->ext, "on");
 			printf("%-6s %-4s %4d %10.3f %9.0fns %9.0fns %10.0fns %9lu %9lu %9lu %9lu %9lu "
-			       "%8.1f %8.1f\n", r->lock, r->ext, r->threads, r->mops, r->p50, r->p99,
-			       r->p999, r->granted, r->yielded, r->expired, r->aborted, r->revoked,
-			       r->sleeps, r->preempts);
+			       "%8.1f %8.1f %6.1fns\n", r->lock, r->ext, r->threads, r->mops, r->p50,
+			       r->p99, r->p999, r->granted, r->yielded, r->expired, r->aborted,
+			       r->revoked, r->sleeps, r->preempts, r->uncont);
 			if (csv)
 				csv_row(csv, r, reps, &u);
 		}
 	}
 	printf("(sleep/k, preem/k: voluntary and involuntary context switches of the "
-	       "workers per 1000 acquisitions)\n");
+	       "workers per 1000 acquisitions; uncont: one uncontended lock+unlock)\n");
 	if (old_nsec[0])
 		knob(NULL, 0, old_nsec);
 	fast = fast_path(argv[0]);
