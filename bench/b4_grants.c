@@ -5,10 +5,12 @@
  * preemption pressure (two per CPU, a noise thread per CPU waking every
  * 50 us); one section in 64 makes a system call inside (ends its grant:
  * "syscall") and one in 512 outlives the limit (ends by "expiry"). The
- * kernel's tracepoints rseq:rseq_slice_grant and rseq:rseq_slice_end (ours;
- * upstream has none) give every grant's duration and how it ended, so the
- * histogram is measured, not guessed from timer events; the R4.6 counters
- * are shown next to it.
+ * kernel's tracepoints rseq:rseq_slice_grant and rseq:rseq_slice_end (ours)
+ * give every grant's duration and how it ended; on a kernel without them
+ * (upstream 7.2) the slice hrtimer's own events (armed at the grant,
+ * cancelled or expired at its end) give the durations at us resolution,
+ * with "early" for any end before expiry. The R4.6 counters are shown next
+ * to it.
  *
  * Options: --quick (2 s; 0.5 s on icount), --seconds S (default 5; 1 on
  * icount), --csv FILE.
@@ -42,10 +44,17 @@
  */
 #define TIMER_SLACK_NS 5000ULL
 
-enum reason { R_YIELD, R_SYSCALL, R_EXPIRY, R_REVOKE, NR_REASONS };
-static const char *const reason_names[] = { "yield", "syscall", "expiry", "revocation" };
+/* R_EARLY: from the hrtimer events (kernels without our tracepoints): the
+ * grant's timer was cancelled before it fired - a yield, a syscall or a
+ * switch away, which the timer events cannot tell apart. */
+enum reason { R_YIELD, R_SYSCALL, R_EXPIRY, R_REVOKE, R_EARLY, NR_REASONS };
+static const char *const reason_names[] = { "yield", "syscall", "expiry", "revocation", "early" };
 
 static const char *tracing;
+/* No rseq slice tracepoints: grant durations from the hrtimer events of the
+ * kernel's per-CPU slice timer (armed at the grant, cancelled when the grant
+ * ends early, expiring otherwise; both upstream and our series). */
+static bool timer_mode;
 static volatile int stop;
 
 static int write_file(const char *rel, const char *text)
@@ -74,7 +83,83 @@ static const char *find_tracing(void)
 		if (access(path, F_OK) == 0)
 			return dirs[i];
 	}
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events/timer/hrtimer_start", dirs[i]);
+		if (access(path, F_OK) == 0) {
+			timer_mode = true;
+			return dirs[i];
+		}
+	}
 	return NULL;
+}
+
+static const char *const timer_events[] = {
+	"events/timer/hrtimer_start/enable", "events/timer/hrtimer_cancel/enable",
+	"events/timer/hrtimer_expire_entry/enable",
+};
+
+/* The trace line's timestamp ("...  1234.567890: event:"), in ns. */
+static bool trace_ts(const char *line, const char *event, unsigned long long *ns)
+{
+	const char *p = strstr(line, event);
+	unsigned long s, us;
+
+	if (!p)
+		return false;
+	while (p > line && p[-1] == ' ')
+		p--;
+	if (p > line && p[-1] == ':')
+		p--;
+	while (p > line && (p[-1] == '.' || (p[-1] >= '0' && p[-1] <= '9')))
+		p--;
+	if (sscanf(p, "%lu.%lu:", &s, &us) != 2)
+		return false;
+	*ns = (unsigned long long)s * 1000000000ULL + (unsigned long long)us * 1000ULL;
+	return true;
+}
+
+#define MAX_TIMERS 16
+
+/*
+ * One line of the hrtimer events: a slice timer armed (its function is
+ * rseq_slice_*), then cancelled (grant ended early) or expired. Returns the
+ * grant's duration in ns and its reason, or false if the line ends none.
+ */
+static bool timer_line(const char *line, unsigned long long *ns, int *reason)
+{
+	static struct { void *timer; unsigned long long start; } armed[MAX_TIMERS];
+	unsigned long long ts;
+	const char *p;
+	void *t;
+	int r = -1;
+
+	if (trace_ts(line, "hrtimer_start:", &ts)) {
+		p = strstr(line, "hrtimer=");
+		if (!p || !strstr(line, "function=rseq_slice") || sscanf(p, "hrtimer=%p", &t) != 1)
+			return false;
+		for (int i = 0; i < MAX_TIMERS; i++)
+			if (armed[i].timer == t || !armed[i].timer) {
+				armed[i].timer = t;
+				armed[i].start = ts;
+				break;
+			}
+		return false;
+	}
+	if (trace_ts(line, "hrtimer_cancel:", &ts))
+		r = R_EARLY;
+	else if (trace_ts(line, "hrtimer_expire_entry:", &ts))
+		r = R_EXPIRY;
+	if (r < 0 || !(p = strstr(line, "hrtimer=")) || sscanf(p, "hrtimer=%p", &t) != 1)
+		return false;
+	for (int i = 0; i < MAX_TIMERS; i++) {
+		if (armed[i].timer != t || !armed[i].start)
+			continue;
+		*ns = ts - armed[i].start;
+		*reason = r;
+		armed[i].start = 0;
+		return true;
+	}
+	return false;
 }
 
 static void pin(int cpu)
@@ -212,15 +297,22 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	tracing = find_tracing();
-	if (!tracing)
-		printf("# no rseq tracepoints (tracefs not mounted, or a kernel without "
+	if (!tracing) {
+		printf("# no rseq or timer tracepoints (tracefs not mounted, or a kernel without "
 		       "CONFIG_FTRACE): counters only\n");
-	else {
+	} else {
 		write_file("tracing_on", "0");
 		write_file("trace", "");
-		write_file("buffer_size_kb", "8192");
-		write_file("events/rseq/rseq_slice_grant/enable", "1");
-		write_file("events/rseq/rseq_slice_end/enable", "1");
+		write_file("buffer_size_kb", "16384");
+		if (timer_mode) {
+			printf("# no rseq slice tracepoints: grant durations from the slice hrtimer's "
+			       "events (us resolution; 'early' = yield, syscall or switch)\n");
+			for (size_t i = 0; i < 3; i++)
+				write_file(timer_events[i], "1");
+		} else {
+			write_file("events/rseq/rseq_slice_grant/enable", "1");
+			write_file("events/rseq/rseq_slice_end/enable", "1");
+		}
 		write_file("tracing_on", "1");
 	}
 
@@ -259,11 +351,21 @@ int main(int argc, char **argv)
 		char why[32];
 		const char *p;
 
-		if (strstr(line, "rseq_slice_grant:"))
+		if (timer_mode) {
+			int r;
+
+			if (!timer_line(line, &ns, &r))
+				continue;
 			grants++;
-		p = strstr(line, "rseq_slice_end:");
-		if (!p || sscanf(p, "rseq_slice_end: duration_nsec=%llu reason=%31s", &ns, why) != 2)
-			continue;
+			snprintf(why, sizeof(why), "%s", reason_names[r]);
+		} else {
+			if (strstr(line, "rseq_slice_grant:"))
+				grants++;
+			p = strstr(line, "rseq_slice_end:");
+			if (!p || sscanf(p, "rseq_slice_end: duration_nsec=%llu reason=%31s", &ns,
+					  why) != 2)
+				continue;
+		}
 		for (int r = 0; r < NR_REASONS; r++) {
 			if (strcmp(why, reason_names[r]))
 				continue;
@@ -278,14 +380,20 @@ int main(int argc, char **argv)
 	}
 	if (f)
 		fclose(f);
-	write_file("events/rseq/rseq_slice_grant/enable", "0");
-	write_file("events/rseq/rseq_slice_end/enable", "0");
+	if (timer_mode) {
+		for (size_t i = 0; i < 3; i++)
+			write_file(timer_events[i], "0");
+	} else {
+		write_file("events/rseq/rseq_slice_grant/enable", "0");
+		write_file("events/rseq/rseq_slice_end/enable", "0");
+	}
 
-	printf("tracepoints: %lu grants, %lu ends (yield %lu, syscall %lu, expiry %lu, "
-	       "revocation %lu)\n", grants, ends, total[R_YIELD], total[R_SYSCALL],
-	       total[R_EXPIRY], total[R_REVOKE]);
-	printf("\ngrant held for      %10s %10s %10s %10s\n", "yield", "syscall", "expiry",
-	       "revocation");
+	printf("%s: %lu grants, %lu ends (yield %lu, syscall %lu, expiry %lu, revocation %lu, "
+	       "early %lu)\n", timer_mode ? "slice hrtimer events" : "rseq tracepoints", grants,
+	       ends, total[R_YIELD], total[R_SYSCALL], total[R_EXPIRY], total[R_REVOKE],
+	       total[R_EARLY]);
+	printf("\ngrant held for      %10s %10s %10s %10s %10s\n", "yield", "syscall", "expiry",
+	       "revocation", "early");
 	for (int i = 0; i < NBUCKETS; i++) {
 		unsigned long long lo = i ? 128ULL << i : 0, hi = 256ULL << i;
 		char label[40];
@@ -294,8 +402,8 @@ int main(int argc, char **argv)
 			snprintf(label, sizeof(label), ">= %llu us", lo / 1000);
 		else
 			snprintf(label, sizeof(label), "%6llu..%-6llu ns", lo, hi);
-		printf("%-19s %10lu %10lu %10lu %10lu\n", label, hist[i][R_YIELD], hist[i][R_SYSCALL],
-		       hist[i][R_EXPIRY], hist[i][R_REVOKE]);
+		printf("%-19s %10lu %10lu %10lu %10lu %10lu\n", label, hist[i][R_YIELD],
+		       hist[i][R_SYSCALL], hist[i][R_EXPIRY], hist[i][R_REVOKE], hist[i][R_EARLY]);
 	}
 	write_stats(csv, have_stats ? &d : NULL, ends, max_ns, limit_ns, over);
 	if (limit_ns)
@@ -310,14 +418,15 @@ int main(int argc, char **argv)
 
 		if (o) {
 			fprintf(o, "bench,bucket_lo_ns,bucket_hi_ns,yield,syscall,expiry,revocation,"
-				"clock,scenario,limit_ns,max_ns\n");
+				"clock,scenario,limit_ns,max_ns,early,source\n");
 			for (int i = 0; i < NBUCKETS; i++)
-				fprintf(o, "%s,%llu,%llu,%lu,%lu,%lu,%lu,%s,%s,%llu,%llu\n", BENCH,
+				fprintf(o, "%s,%llu,%llu,%lu,%lu,%lu,%lu,%s,%s,%llu,%llu,%lu,%s\n", BENCH,
 					i ? 128ULL << i : 0ULL,
 					i == NBUCKETS - 1 ? 0ULL : 256ULL << i, hist[i][R_YIELD],
 					hist[i][R_SYSCALL], hist[i][R_EXPIRY], hist[i][R_REVOKE],
 					bench_clock(), getenv("RSEQKIT_SCENARIO") ?: "host", limit_ns,
-					max_ns);
+					max_ns, hist[i][R_EARLY],
+					timer_mode ? "hrtimer-events" : "rseq-tracepoints");
 			fclose(o);
 		}
 	}
