@@ -27,6 +27,7 @@
 #     $$(scripts/glibc-rootfs trixie)/lib:$(O)/dyn/trixie/lib $(O)/dyn/trixie/bin/rseqkit probe
 
 GLIBC_SUITES ?= trixie sid
+# trinity: only the sid root has it (scripts/glibc-rootfs).
 GLIBC_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rseqkit/debian
 GLIBC_DYN_TESTS := $(patsubst %.c,%,$(sort $(wildcard tests/unit/*.c tests/conformance/*.c tests/fuzz/*.c)))
 GLIBC_DYN_EXAMPLES := $(patsubst %.c,%,$(sort $(wildcard examples/*.c)))
@@ -103,9 +104,19 @@ $(O)/dyn/$(1)/selftests/%: $(O)/dyn/$(1)/selftests/librseq.so
 			$$< $(call GLIBC_LDFLAGS,$(1)) -ldl; exit 0; \
 	done; echo "glibc.mk: no selftest named $$*" >&2; exit 1
 
+# trinity (Debian sid's, scripts/glibc-rootfs), run in the guest through this
+# suite's loader: trinity/loader --library-path /glibc/SUITE/lib @DYN@/trinity/trinity ...
+$(O)/dyn/$(1)/trinity/trinity: $(GLIBC_CACHE)/glibc-$(1)/bin/trinity
+	@mkdir -p $$(@D)
+	$$(Q)cp $$< $$@
+$(O)/dyn/$(1)/trinity/loader: $(GLIBC_CACHE)/glibc-$(1)/lib/ld-linux-x86-64.so.2
+	@mkdir -p $$(@D)
+	$$(Q)cp $$< $$@
+
 .PHONY: dyn-$(1)
 dyn-$(1): $(addprefix $(O)/dyn/$(1)/,$(GLIBC_DYN_TESTS) $(GLIBC_DYN_EXAMPLES) bin/rseqkit \
-	lib/librseqkit.so.0 $(foreach t,$(SELFTESTS),selftests/$(firstword $(subst :, ,$(t)))))
+	lib/librseqkit.so.0 $(foreach t,$(SELFTESTS),selftests/$(firstword $(subst :, ,$(t)))) \
+	$(if $(wildcard $(GLIBC_CACHE)/glibc-$(1)/bin/trinity),trinity/trinity trinity/loader))
 endef
 
 $(foreach s,$(GLIBC_SUITES),$(eval $(call GLIBC_SUITE_RULES,$(s))))
