@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -762,7 +763,8 @@ static bool drive_case(uint64_t run_seed, uint64_t n, int memfd, int max_threads
 	snprintf(opsarg, sizeof(opsarg), "%d", ops);
 	pid = fork();
 	if (pid == 0) {
-		char *argv[] = { "rseq_fuzz", "--run-case", seedarg, fdarg, thr, opsarg, NULL };
+		char *argv[] = { "rseq_fuzz", "--run-case", seedarg, fdarg, thr, opsarg,
+				 k.v2 ? "v2" : "legacy", NULL };
 		int null = open("/dev/null", O_WRONLY);
 
 		/* What a case prints (glibc's abort message when a seccomp filter
@@ -829,16 +831,18 @@ int main(int argc, char **argv)
 
 	page = sysconf(_SC_PAGESIZE);
 	ncpus = tap_ncpus();
-	if (argc == 6 && !strcmp(argv[1], "--run-case")) {
-		/* A case process (exec'd by the driver). */
+	if (argc == 7 && !strcmp(argv[1], "--run-case")) {
+		/* A case process (exec'd by the driver, which probed the kernel
+		 * once and hands over its V2 answer). */
 		uint64_t seed = strtoull(argv[2], NULL, 0);
 
 		sh = map_shared(atoi(argv[3]));
-		kfeat_probe(&k);
+		k.v2 = !strcmp(argv[6], "v2");
 		return run_case(seed, atoi(argv[4]), atoi(argv[5]));
 	}
 	if (argc == 2 && !strcmp(argv[1], "--exec-check")) {
-		kfeat_probe(&k);
+		/* Only picks the length to register; judges nothing. */
+		k.v2 = getauxval(RSEQKIT_AT_RSEQ_FEATURE_SIZE) >= RSEQKIT_FEATURE_SIZE_V2;
 		return exec_check();
 	}
 	for (int i = 1; i < argc; i++) {
