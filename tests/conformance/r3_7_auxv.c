@@ -37,9 +37,7 @@ int main(int argc, char **argv)
 	int r1, r2;
 
 	(void)argc;
-	(void)argv;
-	kfeat_probe(&k);
-	kfeat_diag(&k);
+	ct_start(argv, &k, "R3.7");
 	fs = getauxval(RSEQKIT_AT_RSEQ_FEATURE_SIZE);
 	al = getauxval(RSEQKIT_AT_RSEQ_ALIGN);
 	if (!fs && !al)

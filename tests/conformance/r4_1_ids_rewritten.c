@@ -163,7 +163,7 @@ int main(int argc, char **argv)
 		if (ct_thread_cputimer(SIGUSR1, 2))
 			break;
 		t0 = tap_now_ns();
-		while (!hcalls && tap_now_ns() - t0 < 5000000000ULL)
+		while (!hcalls && tap_now_ns() - t0 < CT_EVENT_BUDGET_NS)
 			;
 		good += hcalls == 1 && ids_ok(&seen, cpu, node);
 	}

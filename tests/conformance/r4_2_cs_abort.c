@@ -175,7 +175,7 @@ static void run(enum ct_mode m, enum event ev)
 			/* Again if the signal landed outside the section. */
 			for (int i = 0; i < 50 && !w.nsig && !w.done; i++) {
 				int missed = w.missed;
-				uint64_t end = tap_now_ns() + 2000000000ULL;
+				uint64_t end = tap_now_ns() + 2 * CT_NS_PER_S;
 
 				syscall(SYS_tgkill, getpid(), w.tid, SIGUSR2);
 				while (!w.nsig && w.missed == missed && !w.done && tap_now_ns() < end)

@@ -18,7 +18,6 @@
 #include "ct_rseq.h"
 #include "tap.h"
 
-#define CS_MS 3000
 
 static struct kfeat k;
 static struct rseqkit_abi_cs desc;
@@ -61,7 +60,7 @@ static void *worker_fn(void *arg)
 			;
 	} else {
 		/* Spins until main sets stop (after its membarrier, if any). */
-		w->ret = ct_cs_run(w->area.rs, &desc, ipm * CS_MS, &w->stop);
+		w->ret = ct_cs_run(w->area.rs, &desc, ipm * CT_CS_BOUND_MS, &w->stop);
 	}
 	ct_thread_switches(&vol, &w->invol1);
 	ct_area_unregister(&w->area);

@@ -87,7 +87,7 @@ static int child(void *arg)
 	if (ct_thread_cputimer(SIGUSR2, 5))
 		return 2;
 	/* Bounded: the timer handler sets stop if nothing kills us. */
-	r = ct_cs_run(a.rs, dp, ipm * 3000, &stop);
+	r = ct_cs_run(a.rs, dp, ipm * CT_CS_BOUND_MS, &stop);
 	return 10 + r;
 }
 

@@ -61,7 +61,7 @@ static void *legacy_fn(void *arg)
 	}
 	tstop = 0;
 	ct_thread_cputimer(SIGUSR2, 5);
-	j->cs_ret = ct_cs_run(a.rs, &desc, ipm * 3000, &tstop);
+	j->cs_ret = ct_cs_run(a.rs, &desc, ipm * CT_CS_BOUND_MS, &tstop);
 	ct_thread_cputimer_del();
 	ct_area_unregister(&a);
 	return NULL;
@@ -90,7 +90,7 @@ static void *v2_fn(void *arg)
 	}
 	tstop = 0;
 	ct_thread_cputimer(SIGUSR2, 5);
-	j->cs_ret = ct_cs_run(a.rs, &desc, ipm * 3000, &tstop);
+	j->cs_ret = ct_cs_run(a.rs, &desc, ipm * CT_CS_BOUND_MS, &tstop);
 	ct_thread_cputimer_del();
 	ct_area_unregister(&a);
 	return NULL;

@@ -42,6 +42,10 @@ struct ct_area {
 /* How long a case may wait for an event it provokes before it is judged
  * (generous for QEMU TCG with a debug kernel). */
 #define CT_EVENT_BUDGET_NS 10000000000ULL
+/* The bound of a critical section that nothing aborts (ct_cs_run() iterations
+ * = ct_cs_iters_per_ms() * CT_CS_BOUND_MS): a missing abort ends as a commit
+ * after this long instead of hanging. */
+#define CT_CS_BOUND_MS 3000
 /* One nanosecond-clock millisecond / second. */
 #define CT_NS_PER_MS 1000000ULL
 #define CT_NS_PER_S 1000000000ULL
