@@ -5,7 +5,8 @@
  * critical section with the request up (R6.3), yielding when granted; a
  * noise thread per CPU wakes every 50 us. Afterwards (all workers stopped,
  * so no grant is in flight) the R4.6 counters must account for every grant:
- * granted == yielded + aborted + expired + revoked; every worker must have
+ * granted == yielded + aborted + revoked, expired <= revoked (upstream's
+ * counting: an expiry is also a revocation); every worker must have
  * been granted (MIN_GRANTS_PER_WORKER at least); yields that returned 1 are
  * exactly the yielded count; the protocol (R6.3) makes no other syscall while
  * granted, so nothing is aborted; and expiries must be a small fraction (a
@@ -107,7 +108,12 @@ int main(int argc, char **argv)
 	d = kfeat_stats_delta(&a, &b);
 	ct_knob_restore();
 
-	ends = d.yielded + d.aborted + d.expired + d.revoked;
+	/* Upstream counts an expiry twice: sexpir when the timer fires and
+	 * srevok when the exit to user space then drops the grant (like every
+	 * other revocation); a yield or an abort ends a grant uncounted by
+	 * srevok. So every grant ends as yielded, aborted or revoked, and the
+	 * expired ones are among the revoked. */
+	ends = d.yielded + d.aborted + d.revoked;
 	tap_diag("%d workers on %d CPUs, %lu critical sections, %lu grants seen by user space, "
 		 "%lu yields returned 1", nw, ncpu, loops, seen, yield1);
 	tap_diag("stats: granted %lu yielded %lu aborted %lu expired %lu revoked %lu",
@@ -120,8 +126,10 @@ int main(int argc, char **argv)
 	       "R6.4: every worker is granted under preemption pressure (fewest seen by one "
 	       "worker %lu, >= %d; %lu in all)", min_seen, MIN_GRANTS_PER_WORKER,
 	       (unsigned long)d.granted);
-	tap_ok(ends == d.granted, "R4.6: every grant ended exactly once: yielded + aborted + "
-	       "expired + revoked = %lu, granted = %lu", ends, (unsigned long)d.granted);
+	tap_ok(ends == d.granted && d.expired <= d.revoked,
+	       "R4.6: every grant ended exactly once: yielded + aborted + revoked = %lu, granted = "
+	       "%lu; expired (%lu) among the revoked (%lu)", ends, (unsigned long)d.granted,
+	       (unsigned long)d.expired, (unsigned long)d.revoked);
 	tap_ok(d.yielded == yield1 && yield1 > 0, "R6.6: yields that returned 1 (%lu) are "
 	       "exactly the yielded count (%lu)", yield1, (unsigned long)d.yielded);
 	tap_ok(d.aborted == 0, "R6.3: the protocol (request 1, section, request 0, yield if "
