@@ -2,7 +2,7 @@
 #
 # The conformance rule map (scripts/rule-map): generated from the tests' TAP
 # descriptions. The host stage of `make check` fails when a numbered rule of
-# the ABI has no test case naming it, or when the map in
+# the ABI has no test case naming it, and warns when the map in
 # tests/conformance/README.md is stale (`make rule-map` rewrites it).
 
 .PHONY: rule-map check-rules
