@@ -457,7 +457,7 @@ static bool death_allowed(int sig)
 	       (sig == SIGABRT && atomic_load(&sh->abrt_allowed));
 }
 
-static int wait_child(pid_t pid, int *status)
+static int wait_child(pid_t pid, int *status, int64_t timeout_ms)
 {
 	int64_t t0 = now_ns();
 
@@ -468,7 +468,7 @@ static int wait_child(pid_t pid, int *status)
 			return 0;
 		if (r < 0)
 			return -errno;
-		if (now_ns() - t0 > CHILD_TIMEOUT_MS * 1000000LL) {
+		if (now_ns() - t0 > timeout_ms * 1000000LL) {
 			kill(pid, SIGKILL);
 			waitpid(pid, status, 0);
 			return -ETIMEDOUT;
@@ -499,7 +499,7 @@ static void op_fork(struct fthread *t, uint64_t *s)
 		safe_ops(t, &cs, 5 + (int)pick(&cs, 20));
 		_exit(0);
 	}
-	if (wait_child(pid, &status) == -ETIMEDOUT)
+	if (wait_child(pid, &status, CHILD_TIMEOUT_MS) == -ETIMEDOUT)
 		fail("a forked child (seed %#" PRIx64 ") hung for %d ms", cs, CHILD_TIMEOUT_MS);
 	if (WIFSIGNALED(status) && death_allowed(WTERMSIG(status)))
 		return;
@@ -585,7 +585,8 @@ static void op_kill_check(uint64_t *s)
 	atomic_fetch_add(&sh->syscalls, 2);
 	if (v2 < 0 || legacy < 0)
 		return;
-	if (wait_child(v2, &st_v2) || wait_child(legacy, &st_legacy))
+	if (wait_child(v2, &st_v2, CHILD_TIMEOUT_MS) ||
+	    wait_child(legacy, &st_legacy, CHILD_TIMEOUT_MS))
 		fail("R4.3: a scribble-and-migrate child hung");
 	/* 77: could not set up (seccomp, affinity), not a verdict. */
 	if (!(WIFEXITED(st_v2) && WEXITSTATUS(st_v2) == 77)) {
@@ -780,7 +781,7 @@ static bool drive_case(uint64_t run_seed, uint64_t n, int memfd, int max_threads
 	}
 	if (pid < 0)
 		tap_bail("fork: %s", strerror(errno));
-	r = wait_child(pid, &status);
+	r = wait_child(pid, &status, CASE_TIMEOUT_S * 1000LL);
 	tot->cases++;
 	tot->ops += sh->ops;
 	tot->syscalls += sh->syscalls;
