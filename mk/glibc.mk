@@ -72,7 +72,9 @@ $(O)/dyn/$(1)/tests/%: $(O)/obj/tests/%.o $(O)/lib/libtap.a $(O)/lib/librseqkit.
 	$$(Q)$$(CC) $$(CFLAGS) -o $$@ $$< $(O)/lib/libtap.a $(O)/lib/librseqkit.a \
 		$(call GLIBC_LDFLAGS,$(1)) -lm
 
-$(O)/dyn/$(1)/lib/librseqkit.so.0: $(O)/lib/librseqkit.so
+# Also as librseqkit.so, the name tests/unit/dlclose opens (a copy: the
+# initramfs takes files only).
+$(O)/dyn/$(1)/lib/librseqkit.so.0 $(O)/dyn/$(1)/lib/librseqkit.so: $(O)/lib/librseqkit.so
 	@mkdir -p $$(@D)
 	$$(Q)cp $$< $$@
 
@@ -115,7 +117,7 @@ $(O)/dyn/$(1)/trinity/loader: $(GLIBC_CACHE)/glibc-$(1)/lib/ld-linux-x86-64.so.2
 
 .PHONY: dyn-$(1)
 dyn-$(1): $(addprefix $(O)/dyn/$(1)/,$(GLIBC_DYN_TESTS) $(GLIBC_DYN_EXAMPLES) bin/rseqkit \
-	lib/librseqkit.so.0 $(foreach t,$(SELFTESTS),selftests/$(firstword $(subst :, ,$(t)))) \
+	lib/librseqkit.so.0 lib/librseqkit.so $(foreach t,$(SELFTESTS),selftests/$(firstword $(subst :, ,$(t)))) \
 	$(if $(wildcard $(GLIBC_CACHE)/glibc-$(1)/bin/trinity),trinity/trinity trinity/loader))
 endef
 
