@@ -2,17 +2,27 @@
 /*
  * slice.c - the process-wide time slice extension policy (rseqkit/slice.h).
  *
- * One decision, taken once, before or at the first registration rseqkit
- * makes: registration.c asks rseqkit__slice_register_flags() which rseq(2)
- * flags to pass, so that with the decision "on" every thread rseqkit
- * registers comes up enabled (DEFAULT_ON) at no extra cost. Threads that
- * glibc registered are enabled with the prctl on their first begin (the slow
- * path the nesting counter leads to), so begin/end never test per-thread
- * state. The library never disables; finding a thread disabled anyway means
- * a third party did it, and that is reported, not repaired silently.
+ * One decision, taken once, lazily: by rseqkit_slice_init() (or get_info,
+ * thread_state) or by a thread's first section, never by the library's
+ * constructor, so a dynamically linked program can still opt out from
+ * main(). The decision runs in whatever context the first section is in,
+ * a signal handler included, so it is async-signal-safe: system calls,
+ * atomics and loads only; the words of the reason are made later, by
+ * rseqkit_slice_get_info(). One caller claims the decision and publishes
+ * it (rseqkit_slice_on, release); a concurrent one computes the same answer
+ * for itself instead of waiting (it may be a handler that interrupted the
+ * claimer).
+ *
+ * registration.c asks rseqkit__slice_register_flags() which rseq(2) flags to
+ * pass: DEFAULT_ON unless the environment opted out (harmless if the
+ * decision turns out "off": the kernel only grants when the request byte is
+ * raised, which the library then never does). Threads that glibc registered
+ * are enabled with the prctl on their first section. The library never
+ * disables; finding a thread disabled anyway means a third party did it,
+ * and that is reported, not repaired silently.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,27 +33,54 @@
 #include <rseqkit/slice.h>
 #include "internal.h"
 
-uint8_t rseqkit_slice_on;
+uint8_t rseqkit_slice_on = RSEQKIT_SLICE_UNDECIDED;
 __thread uint32_t rseqkit_slice_nest __attribute__((tls_model("initial-exec"))) =
 	RSEQKIT_SLICE_NEST_NEW;
+__thread uint8_t rseqkit_slice_ready __attribute__((tls_model("initial-exec")));
 
 static __thread bool reported_disabled;
-static bool opted_out;
-static struct rseqkit_slice_info info;
-static pthread_once_t slice_once = PTHREAD_ONCE_INIT;
+
+/* Why the decision came out as it did (the words: describe()). */
+enum why {
+	WHY_ON,
+	WHY_ENV,		/* RSEQKIT_SLICE=off */
+	WHY_OPT_OUT,		/* rseqkit_slice_opt_out() */
+	WHY_LEGACY_GLIBC,	/* glibc registered 32 bytes on a V2 kernel */
+	WHY_NOT_V2,		/* legacy registration or none */
+	WHY_PRCTL,		/* the prctl failed: prctl_errno */
+};
+
+static int claimed;		/* the decision is being taken or was taken */
+static enum why why;
+static int why_errno;
+
+/* RSEQKIT_SLICE=off, read once by the constructor (getenv is not
+ * async-signal-safe): 0 unknown, 1 opted out, 2 not. */
+static int env_state;
 
 static bool env_opt_out(void)
 {
-	const char *v = getenv("RSEQKIT_SLICE");
+	if (!__atomic_load_n(&env_state, __ATOMIC_RELAXED)) {
+		const char *v = getenv("RSEQKIT_SLICE");
+		bool off = v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
 
-	return v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+		__atomic_store_n(&env_state, off ? 1 : 2, __ATOMIC_RELAXED);
+	}
+	return __atomic_load_n(&env_state, __ATOMIC_RELAXED) == 1;
+}
+
+/* Before anything can decide: the environment is read here, not later in
+ * a signal handler. */
+__attribute__((constructor(101))) static void rseqkit_slice_ctor(void)
+{
+	env_opt_out();
 }
 
 uint32_t rseqkit__slice_register_flags(uint32_t kernel_feature_size)
 {
 	/* Pre-V2 kernels reject the flag as unknown (EINVAL); V2 kernels
 	 * without extensions ignore it (R6.1). */
-	if (env_opt_out() || __atomic_load_n(&opted_out, __ATOMIC_RELAXED))
+	if (env_opt_out() || rseqkit_slice_on == 0)
 		return 0;
 	return kernel_feature_size >= RSEQKIT_FEATURE_SIZE_V2 ?
 	       RSEQKIT_FLAG_SLICE_EXT_DEFAULT_ON : 0;
@@ -65,72 +102,113 @@ static const char *prctl_why(int err)
 	}
 }
 
-static void decide_slice(void)
+/* The answer, with its reason in *w / *err. Async-signal-safe. */
+static bool compute(enum why *w, int *err)
 {
 	const struct rseqkit_mode *m = rseqkit__mode();
-	long r;
 
-	info.decided = true;
-	if (env_opt_out() || opted_out) {
-		snprintf(info.reason, sizeof(info.reason), "off: opted out (%s)",
-			 env_opt_out() ? "RSEQKIT_SLICE=off" : "rseqkit_slice_opt_out()");
-		return;
+	*err = 0;
+	if (env_opt_out()) {
+		*w = WHY_ENV;
+		return false;
 	}
 	if (m->abi != RSEQKIT_ABI_V2) {
-		if (m->owner == RSEQKIT_OWNER_LIBC && m->kernel_feature_size >= RSEQKIT_FEATURE_SIZE_V2)
-			snprintf(info.reason, sizeof(info.reason), "off: glibc %s registered a "
-				 "legacy (32-byte) area and extensions need V2; start the program "
-				 "with `rseqkit run -- PROGRAM` to let rseqkit register V2",
-				 m->libc_version);
-		else
-			snprintf(info.reason, sizeof(info.reason), "off: the registration is %s, "
-				 "extensions need V2 (%s)", rseqkit_abi_mode_name(m->abi),
-				 m->owner == RSEQKIT_OWNER_NONE ? "rseq unavailable" :
-				 "kernel without V2: Linux 7.1+ or rseqkit's patched 6.12");
-		return;
+		*w = m->owner == RSEQKIT_OWNER_LIBC &&
+		     m->kernel_feature_size >= RSEQKIT_FEATURE_SIZE_V2 ?
+		     WHY_LEGACY_GLIBC : WHY_NOT_V2;
+		return false;
 	}
-	r = slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_GET, 0);
-	if (r == 0)
-		r = slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_SET,
-				RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE);
-	if (r < 0) {
-		info.prctl_errno = errno;
-		snprintf(info.reason, sizeof(info.reason), "off: %s", prctl_why(errno));
-		return;
+	/* Enables the deciding thread too (registered by the constructor). */
+	if (slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_GET, 0) < 0 ||
+	    slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_SET,
+			RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE) < 0) {
+		*err = errno;
+		*w = WHY_PRCTL;
+		return false;
 	}
-	info.on = true;
-	snprintf(info.reason, sizeof(info.reason), "on: %s V2 registration, kernel offers "
-		 "extensions; every thread is enabled", rseqkit_owner_name(m->owner));
-	__atomic_store_n(&rseqkit_slice_on, 1, __ATOMIC_RELEASE);
+	*w = WHY_ON;
+	return true;
+}
+
+/* Take the decision if nobody did; returns it (0/1). */
+static int decide(void)
+{
+	int on = __atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE);
+	enum why w;
+	int err;
+
+	if (__builtin_expect(on != RSEQKIT_SLICE_UNDECIDED, 1))
+		return on;
+	rseqkit_init();		/* a load after the registration constructor */
+	if (__atomic_exchange_n(&claimed, 1, __ATOMIC_ACQ_REL))
+		return compute(&w, &err);	/* being published by another */
+	on = compute(&w, &err);
+	why = w;
+	why_errno = err;
+	__atomic_store_n(&rseqkit_slice_on, (uint8_t)on, __ATOMIC_RELEASE);
+	return on;
 }
 
 int rseqkit_slice_init(void)
 {
-	rseqkit_init();
-	pthread_once(&slice_once, decide_slice);
-	return info.on;
-}
-
-/* After registration.c's constructor (101): the main thread is registered. */
-__attribute__((constructor(102))) static void rseqkit_slice_ctor(void)
-{
-	rseqkit_slice_init();
+	return decide();
 }
 
 int rseqkit_slice_opt_out(void)
 {
-	if (info.decided)
+	if (__atomic_exchange_n(&claimed, 1, __ATOMIC_ACQ_REL))
 		return -EALREADY;
-	__atomic_store_n(&opted_out, true, __ATOMIC_RELAXED);
+	why = WHY_OPT_OUT;
+	__atomic_store_n(&rseqkit_slice_on, 0, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static void describe(struct rseqkit_slice_info *out)
+{
+	const struct rseqkit_mode *m = rseqkit__mode();
+
+	switch (why) {
+	case WHY_ON:
+		snprintf(out->reason, sizeof(out->reason), "on: %s V2 registration, kernel "
+			 "offers extensions; every thread is enabled",
+			 rseqkit_owner_name(m->owner));
+		break;
+	case WHY_ENV:
+	case WHY_OPT_OUT:
+		snprintf(out->reason, sizeof(out->reason), "off: opted out (%s)",
+			 why == WHY_ENV ? "RSEQKIT_SLICE=off" : "rseqkit_slice_opt_out()");
+		break;
+	case WHY_LEGACY_GLIBC:
+		snprintf(out->reason, sizeof(out->reason), "off: glibc %s registered a "
+			 "legacy (32-byte) area and extensions need V2; start the program "
+			 "with `rseqkit run -- PROGRAM` to let rseqkit register V2",
+			 m->libc_version);
+		break;
+	case WHY_NOT_V2:
+		snprintf(out->reason, sizeof(out->reason), "off: the registration is %s, "
+			 "extensions need V2 (%s)", rseqkit_abi_mode_name(m->abi),
+			 m->owner == RSEQKIT_OWNER_NONE ? "rseq unavailable" :
+			 "kernel without V2: Linux 7.1+ or rseqkit's patched 6.12");
+		break;
+	case WHY_PRCTL:
+		snprintf(out->reason, sizeof(out->reason), "off: %s", prctl_why(why_errno));
+		break;
+	}
 }
 
 int rseqkit_slice_get_info(struct rseqkit_slice_info *out)
 {
 	if (!out)
 		return -EINVAL;
-	rseqkit_slice_init();
-	*out = info;
+	memset(out, 0, sizeof(*out));
+	decide();
+	/* Not a signal handler: wait for a decision another thread publishes. */
+	while (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE) == RSEQKIT_SLICE_UNDECIDED)
+		sched_yield();
+	out->on = why == WHY_ON;	/* the decision, not a value forced for tests */
+	out->decided = true;
+	out->prctl_errno = why == WHY_PRCTL ? why_errno : 0;
+	describe(out);
 	return 0;
 }
 
@@ -139,7 +217,8 @@ int rseqkit_slice_yield(void)
 	return (int)syscall(RSEQKIT_NR_rseq_slice_yield);
 }
 
-/* Register (DEFAULT_ON) and enable the calling thread; true if enabled. */
+/* Register (DEFAULT_ON) and enable the calling thread; true if enabled.
+ * System calls only: async-signal-safe. */
 static bool thread_enable(void)
 {
 	struct rseqkit_abi_rseq *rs;
@@ -155,16 +234,33 @@ static bool thread_enable(void)
 
 void rseqkit_slice_first_use(void)
 {
-	/* Called from the outermost begin of a thread's first use. */
+	/* Called from begin with the depth at RSEQKIT_SLICE_NEST_NEW + 1.
+	 * Forced on (tests, benchmarks) counts as on. */
+	decide();
+	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE) != 1) {
+		rseqkit_slice_nest = RSEQKIT_SLICE_NEST_NEW;
+		return;		/* off: begin and end return at their first test */
+	}
 	rseqkit_slice_nest = 1;
 	thread_enable();
-	*(volatile uint8_t *)&rseqkit_thread_area()->slice_ctrl.s.request = 1;
-	RSEQKIT_SLICE_BARRIER();
+	rseqkit_arch_tp_store_u8((long)rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_REQUEST, 1);
+}
+
+long rseqkit_slice_enter_slow(void)
+{
+	decide();
+	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE) != 1) {
+		rseqkit_slice_ready = 2;
+		return 0;
+	}
+	thread_enable();
+	rseqkit_slice_ready = 1;
+	return rseqkit__slice_raise((long)rseqkit_rseq_offset);
 }
 
 int rseqkit_slice_thread_state(void)
 {
-	if (!rseqkit_slice_init())
+	if (rseqkit_slice_init() != 1)
 		return -ENOTSUP;
 	if (rseqkit_slice_nest >= RSEQKIT_SLICE_NEST_NEW) {
 		rseqkit_slice_nest -= RSEQKIT_SLICE_NEST_NEW;

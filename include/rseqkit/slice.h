@@ -4,25 +4,43 @@
  * invariant policy (doc/abi.md R6).
  *
  * The kernel enables extensions per thread and lets anyone disable them. The
- * library instead decides once per process, in rseqkit_slice_init() (run by
- * the library constructor): extensions are used iff the kernel offers them,
- * the process's registrations are V2, and nobody opted out (environment
- * RSEQKIT_SLICE=off, or rseqkit_slice_opt_out() before the decision). If the
- * answer is yes, every thread is enabled - with RSEQ_FLAG_SLICE_EXT_DEFAULT_ON
- * when rseqkit registers it, with the prctl when glibc registered a V2 area,
- * at the latest on the thread's first rseqkit_slice_begin() - and the library
- * never disables. A thread that a third party disabled is detected and
- * reported (rseqkit_slice_thread_state(), the diagnostic hook), not hidden.
+ * library instead decides once per process, at the first of
+ * rseqkit_slice_init(), rseqkit_slice_get_info(), rseqkit_slice_thread_state()
+ * or a thread's first section: extensions are used iff the kernel offers
+ * them, the process's registrations are V2, and nobody opted out
+ * (environment RSEQKIT_SLICE=off, or rseqkit_slice_opt_out() before the
+ * decision - from main() is early enough, the library's constructor does not
+ * decide). If the answer is yes, every thread is enabled - with
+ * RSEQ_FLAG_SLICE_EXT_DEFAULT_ON when rseqkit registers it, with the prctl
+ * when glibc registered a V2 area, at the latest on the thread's first
+ * section - and the library never disables. A thread that a third party
+ * disabled is detected and reported (rseqkit_slice_thread_state(), the
+ * diagnostic hook), not hidden.
  *
- * So the fast paths need no per-thread checks: begin is a global flag test,
- * a nesting counter and one byte store; end is the counter, one byte store,
- * one byte load, and the yield system call only when the kernel granted an
- * extension. When the decision was "off" both return after the flag test.
+ * Two ways to mark a section, which nest with each other:
  *
- * Nesting: begin/end pairs nest (a counter per thread); the outermost pair
- * wins: only the outermost begin sets the request and only the outermost end
- * clears it and yields. Never make a system call between begin and end on
- * purpose: any syscall but the yield ends a grant (R6.6, counted "aborted").
+ *   long t = rseqkit_slice_enter();   ...   rseqkit_slice_leave(t);
+ *       The fast one. Outermost iff neither the request nor the granted
+ *       byte is set at entry: then enter raises the request and returns a
+ *       non-zero token (where the request byte is); nested (or "off") it
+ *       returns 0 and the matching leave does nothing. The token carries
+ *       everything leave needs, so leave reads no global or thread-local
+ *       variable: one store, one load, and the yield system call only when
+ *       the kernel granted an extension.
+ *   rseqkit_slice_begin(); ... rseqkit_slice_end();
+ *       The original pair, with a per-thread nesting counter instead of a
+ *       token (for callers that cannot carry one; a little slower). An
+ *       enter/leave section inside a begin/end pair nests; a begin/end pair
+ *       inside an enter/leave section ends the request at its end.
+ *
+ * Signals: both are async-signal-safe, also for a thread's first section
+ * (its slow path is system calls and atomics). enter/leave sections in a
+ * handler nest inside the interrupted one at any point (one that interrupts
+ * enter between its test and its store sees the request raised and leaves
+ * it alone). begin/end in a handler nest too, except when the handler runs
+ * between the interrupted begin's counter update and its request store.
+ * Never make a system call between begin and end on purpose: any syscall
+ * but the yield ends a grant (R6.6, counted "aborted").
  */
 #ifndef RSEQKIT_SLICE_H
 #define RSEQKIT_SLICE_H
@@ -73,20 +91,74 @@ RSEQKIT_API int rseqkit_slice_thread_state(void);
 /* rseq_slice_yield(2): 1 if the thread still held a grant, 0 otherwise. */
 RSEQKIT_API int rseqkit_slice_yield(void);
 
-/* Slow path of rseqkit_slice_begin(): the thread's first use. */
+/* Slow paths: a thread's first section (decides, registers, enables). */
 RSEQKIT_API void rseqkit_slice_first_use(void);
+RSEQKIT_API long rseqkit_slice_enter_slow(void);
 
-/* The process decision (read-mostly; written once by rseqkit_slice_init()). */
+/*
+ * The process decision: 0 off, 1 on, RSEQKIT_SLICE_UNDECIDED before it is
+ * taken (read it after rseqkit_slice_init()). Written by the decision only
+ * (tests and benchmarks may force 1 in a process whose area is rseqkit's).
+ */
+#define RSEQKIT_SLICE_UNDECIDED 2
 extern RSEQKIT_API uint8_t rseqkit_slice_on;
-/* Per-thread nesting depth; starts at RSEQKIT_SLICE_NEST_NEW so the first
- * begin of a thread takes the slow path without a separate check. */
+/* Per-thread nesting depth of begin/end; starts at RSEQKIT_SLICE_NEST_NEW
+ * so the first begin of a thread takes the slow path without a separate
+ * check. */
 #define RSEQKIT_SLICE_NEST_NEW 0x40000000U
 extern RSEQKIT_API __thread uint32_t rseqkit_slice_nest
+	__attribute__((tls_model("initial-exec")));
+/* Per-thread state of enter/leave: 0 not seen yet, 1 on (thread enabled),
+ * 2 off. */
+extern RSEQKIT_API __thread uint8_t rseqkit_slice_ready
 	__attribute__((tls_model("initial-exec")));
 
 #define RSEQKIT_SLICE_BARRIER() __asm__ __volatile__("" ::: "memory")
 
-/* Ask the kernel not to preempt this thread until rseqkit_slice_end(). */
+/* The outermost-section test and request store of enter, for an area at
+ * off from the thread pointer: the token, or 0 when nested. */
+static inline __attribute__((always_inline)) long rseqkit__slice_raise(long off)
+{
+	off += RSEQKIT_OFF_SLICE_REQUEST;
+	/* request and granted are adjacent: both 0 <=> outermost. */
+	if (__builtin_expect(rseqkit_arch_tp_load_u16(off) != 0, 0))
+		return 0;
+	rseqkit_arch_tp_store_u8(off, 1);
+	return off;
+}
+
+/*
+ * rseqkit_slice_enter() - ask the kernel not to preempt this thread until
+ * the matching rseqkit_slice_leave(). Returns the token to pass to it:
+ * non-zero for the outermost section, 0 when nested or "off".
+ */
+static inline __attribute__((always_inline)) long rseqkit_slice_enter(void)
+{
+	uint8_t r = rseqkit_slice_ready;
+
+	if (__builtin_expect(r != 1, 0))
+		return r == 2 ? 0 : rseqkit_slice_enter_slow();
+	return rseqkit__slice_raise((long)rseqkit_rseq_offset);
+}
+
+/* End the section of token t; give the CPU back if the kernel extended the
+ * slice. */
+static inline __attribute__((always_inline)) void rseqkit_slice_leave(long t)
+{
+	if (!t)
+		return;
+	rseqkit_arch_tp_store_u8(t, 0);
+	/* granted is the byte after request */
+	if (__builtin_expect(rseqkit_arch_tp_load_u8(t + 1), 0))
+		rseqkit_slice_yield();
+}
+
+/*
+ * Ask the kernel not to preempt this thread until rseqkit_slice_end(). The
+ * outermost begin of the thread raises the request whatever the byte holds
+ * (it owns it until its end), so a begin/end pair inside an enter/leave
+ * section ends that section's request at its end: do not nest them that way.
+ */
 static inline void rseqkit_slice_begin(void)
 {
 	uint32_t n;

@@ -32,6 +32,16 @@ static inline unsigned char rseqkit_arch_tp_load_u8(long off)
 	return v;
 }
 
+static inline unsigned short rseqkit_arch_tp_load_u16(long off)
+{
+	unsigned short v;
+
+	__asm__ __volatile__ ("" : : : "memory");
+	v = *(volatile unsigned short *)((char *)rseqkit_arch_thread_pointer() + off);
+	__asm__ __volatile__ ("" : : : "memory");
+	return v;
+}
+
 static inline void rseqkit_arch_cpu_relax(void)
 {
 	__asm__ __volatile__ ("yield" ::: "memory");

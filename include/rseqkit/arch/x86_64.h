@@ -34,6 +34,15 @@ static inline unsigned char rseqkit_arch_tp_load_u8(long off)
 	return v;
 }
 
+/* Two bytes (slice_ctrl's request and granted together), same rules. */
+static inline unsigned short rseqkit_arch_tp_load_u16(long off)
+{
+	unsigned short v;
+
+	__asm__ __volatile__ ("movw %%fs:(%1), %0" : "=r" (v) : "r" (off) : "memory");
+	return v;
+}
+
 static inline void rseqkit_arch_cpu_relax(void)
 {
 	__asm__ __volatile__ ("pause" ::: "memory");
