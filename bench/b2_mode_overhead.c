@@ -213,7 +213,7 @@ static void write_summary(const char *csv, struct bench_result res[NR_MODES][2],
 		"syscall_ns,roundtrip_ns,stats,kernel,scenario,clock\n");
 	for (int m = 0; m < NR_MODES; m++)
 		fprintf(f, "%s,%.1f,%.4f,%.4f,%.4f,%.1f,%.1f,%s,%s,%s,%s\n", mode_names[m],
-			ns_sw[m], have[m] ? (double)d[m].exits / sw : 0,
+			ns_sw[m], have[m] ? (double)d[m].fastp / sw : 0,
 			have[m] ? (double)d[m].ids / sw : 0, have[m] ? (double)d[m].cs / sw : 0,
 			res[m][0].ns_op_median, res[m][1].ns_op_median, have[m] ? "yes" : "no",
 			u.release, getenv("RSEQKIT_SCENARIO") ?: "host", bench_clock());
@@ -276,7 +276,7 @@ int main(int argc, char **argv)
 		printf("%-8s %12.1f %14.1f %+13.2f%%", mode_names[m], res[m][0].ns_op_median, rt,
 		       100.0 * (rt / res[MODE_NONE][1].ns_op_median - 1.0));
 		if (have[m])
-			printf(" %10.3f %10.3f %10.3f %10.4f\n", (double)d[m].exits / sw,
+			printf(" %10.3f %10.3f %10.3f %10.4f\n", (double)d[m].fastp / sw,
 			       (double)d[m].ids / sw, (double)d[m].cs / sw,
 			       (double)(d[m].ids + d[m].cs) / sw);
 		else

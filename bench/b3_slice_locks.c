@@ -290,11 +290,11 @@ static int child(const char *lock, int reps, double seconds)
 		p999[i] = r[i].p999;
 		sleeps[i] = r[i].sleeps;
 		preempts[i] = r[i].preempts;
-		sum.granted += r[i].d.granted;
-		sum.yielded += r[i].d.yielded;
-		sum.expired += r[i].d.expired;
-		sum.aborted += r[i].d.aborted;
-		sum.revoked += r[i].d.revoked;
+		sum.sgrant += r[i].d.sgrant;
+		sum.syield += r[i].d.syield;
+		sum.sexpir += r[i].d.sexpir;
+		sum.sabort += r[i].d.sabort;
+		sum.srevok += r[i].d.srevok;
 	}
 	qsort(mops, reps, sizeof(double), cmp_double);
 	qsort(p50, reps, sizeof(double), cmp_double);
@@ -305,9 +305,9 @@ static int child(const char *lock, int reps, double seconds)
 	printf("RESULT %s %s %d %.3f %.0f %.0f %.0f %lu %lu %lu %lu %lu %.3f %.2f %.2f %.2f\n", lock,
 	       info.on ? "on" : "off", nthreads, mops[reps / 2], p50[reps / 2], p99[reps / 2],
 	       p999[reps / 2],
-	       (unsigned long)sum.granted, (unsigned long)sum.yielded,
-	       (unsigned long)sum.expired, (unsigned long)sum.aborted,
-	       (unsigned long)sum.revoked, begin_end_ns(), sleeps[reps / 2],
+	       (unsigned long)sum.sgrant, (unsigned long)sum.syield,
+	       (unsigned long)sum.sexpir, (unsigned long)sum.sabort,
+	       (unsigned long)sum.srevok, begin_end_ns(), sleeps[reps / 2],
 	       preempts[reps / 2], uncont);
 	fflush(stdout);
 	return 0;

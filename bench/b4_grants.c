@@ -333,9 +333,9 @@ int main(int argc, char **argv)
 		rseqkit_kstats_read(&b);
 		rseqkit_kstats_delta(&d, &a, &b);
 		printf("counters (R4.6): granted %lu, yielded %lu, aborted %lu, expired %lu, "
-		       "revoked %lu\n", (unsigned long)d.granted, (unsigned long)d.yielded,
-		       (unsigned long)d.aborted, (unsigned long)d.expired,
-		       (unsigned long)d.revoked);
+		       "revoked %lu\n", (unsigned long)d.sgrant, (unsigned long)d.syield,
+		       (unsigned long)d.sabort, (unsigned long)d.sexpir,
+		       (unsigned long)d.srevok);
 	}
 	if (!tracing) {
 		write_stats(csv, have_stats ? &d : NULL, 0, 0, 0, 0);

@@ -13,8 +13,8 @@ static const struct {
 	size_t off;
 } kstats_fields[] = {
 #define F(x) { #x, offsetof(struct rseqkit_kstats, x) }
-	F(exits), F(ids), F(cs), F(fixups), F(granted), F(expired), F(revoked),
-	F(yielded), F(aborted),
+	F(exit), F(signal), F(slowp), F(fastp), F(ids), F(cs), F(clear), F(fixup),
+	F(sgrant), F(sexpir), F(srevok), F(syield), F(sabort),
 #undef F
 };
 

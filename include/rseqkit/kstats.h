@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rseqkit/kstats.h - the kernel's RSEQ counters (spec R4.6): debugfs
- * rseq/stats, one "name: value" line each, summed over CPUs. Only kernels
- * with this project's series (or compatible) have them; benchmarks and tests
+ * rseq/stats of a kernel built with CONFIG_RSEQ_STATS (upstream Linux >= 7.0,
+ * or 6.12 with this project's series), one "name: value" line each, summed
+ * over CPUs. The fields carry the kernel's own names. Benchmarks and tests
  * use deltas to show how much rseq work a workload causes.
  */
 #ifndef RSEQKIT_KSTATS_H
@@ -19,15 +20,19 @@ extern "C" {
 #define RSEQKIT_KSTATS_PATH "/sys/kernel/debug/rseq/stats"
 
 struct rseqkit_kstats {
-	uint64_t exits;		/* return-to-user rseq work runs */
+	uint64_t exit;		/* returns to user space (all tasks) */
+	uint64_t signal;	/* signal deliveries that evaluated rseq_cs */
+	uint64_t slowp;		/* slow-path retries after a failed update */
+	uint64_t fastp;		/* return-to-user rseq work after a scheduler event */
 	uint64_t ids;		/* ID field writes */
-	uint64_t cs;		/* rseq_cs evaluations */
-	uint64_t fixups;	/* aborted critical sections */
-	uint64_t granted;	/* slice extensions granted ... */
-	uint64_t expired;	/* ... and how they ended */
-	uint64_t revoked;
-	uint64_t yielded;
-	uint64_t aborted;
+	uint64_t cs;		/* evaluations of a non-NULL rseq_cs */
+	uint64_t clear;		/* rseq_cs cleared, IP outside the section */
+	uint64_t fixup;		/* aborted critical sections */
+	uint64_t sgrant;	/* slice extensions granted */
+	uint64_t sexpir;	/* enforcement timer expiries of a live grant */
+	uint64_t srevok;	/* grants revoked (expiry, second resched, sched out) */
+	uint64_t syield;	/* grants ended by rseq_slice_yield() */
+	uint64_t sabort;	/* grants ended by another system call */
 };
 
 /*

@@ -182,10 +182,10 @@ static void stats_case(enum ct_mode m, double *per_mb, double *per_exit)
 		return;
 	d = kfeat_stats_delta(&s0, &s1);
 	*per_mb = (double)d.ids / n;
-	*per_exit = d.exits >= 10 ? (double)d.ids / d.exits : -1;
+	*per_exit = d.fastp >= 10 ? (double)d.ids / d.fastp : -1;
 	tap_diag("%s: %d membarriers: ids %llu, cs %llu, exits %llu", mn, n,
 		 (unsigned long long)d.ids, (unsigned long long)d.cs,
-		 (unsigned long long)d.exits);
+		 (unsigned long long)d.fastp);
 }
 
 int main(int argc, char **argv)

@@ -92,7 +92,7 @@ static bool measure(enum ct_mode m, struct result *res)
 	tap_diag("%s: %d sleeps, %llu switches; per switch: ids %.3f, cs %.3f, fixups %.3f, exits %.3f",
 		 ct_mode_name(m), res->sleeps, (unsigned long long)res->switches,
 		 (double)res->d.ids / res->switches, (double)res->d.cs / res->switches,
-		 (double)res->d.fixups / res->switches, (double)res->d.exits / res->switches);
+		 (double)res->d.fixup / res->switches, (double)res->d.fastp / res->switches);
 	return true;
 }
 

@@ -261,10 +261,10 @@ static void phase_no_chaining(void)
 	 * space drops the grant, as "revoked" too: revocations by a second
 	 * reschedule are the revoked ones that did not expire. */
 	if (k.stats)
-		tap_ok(b.revoked - a.revoked > b.expired - a.expired,
+		tap_ok(b.srevok - a.srevok > b.sexpir - a.sexpir,
 		       "R6.5: a second reschedule while granted revokes the grant (revoked +%llu, "
-		       "of them expired +%llu)", (unsigned long long)(b.revoked - a.revoked),
-		       (unsigned long long)(b.expired - a.expired));
+		       "of them expired +%llu)", (unsigned long long)(b.srevok - a.srevok),
+		       (unsigned long long)(b.sexpir - a.sexpir));
 	else
 		kfeat_missing(&k, kfeat_promises(&k, KFACTS_STATS, "yes"),
 			      "R6.5: revoked counter: no debugfs rseq/stats");
@@ -295,7 +295,7 @@ static void phase_abort(void)
 		live_after += ct_slice_ctrl(rs) != 0;
 		if (k.stats) {
 			kfeat_read_stats(&b);
-			counted += b.aborted > a.aborted;
+			counted += b.sabort > a.sabort;
 		}
 	}
 	tap_ok(got > 0 && live_after == 0, "R6.6: getpid() while granted ends the grant and "
@@ -339,8 +339,8 @@ static void phase_expiry(void)
 	tap_ok(got && i1 > i0, "R6.5: ... and the thread was scheduled out (%llu involuntary "
 	       "switches)", (unsigned long long)(i1 - i0));
 	if (k.stats)
-		tap_ok(b.expired > a.expired, "R6.5: ... counted as expired (+%llu)",
-		       (unsigned long long)(b.expired - a.expired));
+		tap_ok(b.sexpir > a.sexpir, "R6.5: ... counted as expired (+%llu)",
+		       (unsigned long long)(b.sexpir - a.sexpir));
 	else
 		kfeat_missing(&k, kfeat_promises(&k, KFACTS_STATS, "yes"),
 			      "R6.5: expired counter: no debugfs rseq/stats");

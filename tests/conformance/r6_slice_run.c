@@ -113,30 +113,30 @@ int main(int argc, char **argv)
 	 * other revocation); a yield or an abort ends a grant uncounted by
 	 * srevok. So every grant ends as yielded, aborted or revoked, and the
 	 * expired ones are among the revoked. */
-	ends = d.yielded + d.aborted + d.revoked;
+	ends = d.syield + d.sabort + d.srevok;
 	tap_diag("%d workers on %d CPUs, %lu critical sections, %lu grants seen by user space, "
 		 "%lu yields returned 1", nw, ncpu, loops, seen, yield1);
 	tap_diag("stats: granted %lu yielded %lu aborted %lu expired %lu revoked %lu",
-		 (unsigned long)d.granted, (unsigned long)d.yielded, (unsigned long)d.aborted,
-		 (unsigned long)d.expired, (unsigned long)d.revoked);
+		 (unsigned long)d.sgrant, (unsigned long)d.syield, (unsigned long)d.sabort,
+		 (unsigned long)d.sexpir, (unsigned long)d.srevok);
 	for (int i = 0; i < nw; i++)
 		if (w[i].setup_failed)
 			tap_bail("worker %d could not register V2 with extensions", i);
 	tap_ok(min_seen >= MIN_GRANTS_PER_WORKER,
 	       "R6.4: every worker is granted under preemption pressure (fewest seen by one "
 	       "worker %lu, >= %d; %lu in all)", min_seen, MIN_GRANTS_PER_WORKER,
-	       (unsigned long)d.granted);
-	tap_ok(ends == d.granted && d.expired <= d.revoked,
+	       (unsigned long)d.sgrant);
+	tap_ok(ends == d.sgrant && d.sexpir <= d.srevok,
 	       "R4.6: every grant ended exactly once: yielded + aborted + revoked = %lu, granted = "
-	       "%lu; expired (%lu) among the revoked (%lu)", ends, (unsigned long)d.granted,
-	       (unsigned long)d.expired, (unsigned long)d.revoked);
-	tap_ok(d.yielded == yield1 && yield1 > 0, "R6.6: yields that returned 1 (%lu) are "
-	       "exactly the yielded count (%lu)", yield1, (unsigned long)d.yielded);
-	tap_ok(d.aborted == 0, "R6.3: the protocol (request 1, section, request 0, yield if "
+	       "%lu; expired (%lu) among the revoked (%lu)", ends, (unsigned long)d.sgrant,
+	       (unsigned long)d.sexpir, (unsigned long)d.srevok);
+	tap_ok(d.syield == yield1 && yield1 > 0, "R6.6: yields that returned 1 (%lu) are "
+	       "exactly the yielded count (%lu)", yield1, (unsigned long)d.syield);
+	tap_ok(d.sabort == 0, "R6.3: the protocol (request 1, section, request 0, yield if "
 	       "granted) makes no other syscall while granted: nothing aborted (%lu)",
-	       (unsigned long)d.aborted);
-	tap_ok(d.expired * 4 <= d.granted, "R6.5: expiries are a small fraction (<= 25%%) of "
+	       (unsigned long)d.sabort);
+	tap_ok(d.sexpir * 4 <= d.sgrant, "R6.5: expiries are a small fraction (<= 25%%) of "
 	       "grants for a critical section far below the limit (%lu of %lu)",
-	       (unsigned long)d.expired, (unsigned long)d.granted);
+	       (unsigned long)d.sexpir, (unsigned long)d.sgrant);
 	return tap_done();
 }

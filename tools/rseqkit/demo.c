@@ -178,9 +178,9 @@ static int slice_cycle(void)
 		if (have_stats && rseqkit_kstats_read(&after) == 0) {
 			rseqkit_kstats_delta(&d, &before, &after);
 			printf("kernel counters during the demo: granted %lu, yielded %lu, expired %lu, "
-			       "aborted %lu, revoked %lu\n", (unsigned long)d.granted,
-			       (unsigned long)d.yielded, (unsigned long)d.expired,
-			       (unsigned long)d.aborted, (unsigned long)d.revoked);
+			       "aborted %lu, revoked %lu\n", (unsigned long)d.sgrant,
+			       (unsigned long)d.syield, (unsigned long)d.sexpir,
+			       (unsigned long)d.sabort, (unsigned long)d.srevok);
 		}
 		return 0;
 	}
