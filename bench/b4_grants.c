@@ -240,9 +240,9 @@ static void write_stats(const char *csv, const struct rseqkit_kstats *d, unsigne
 	fprintf(f, "stats,granted,yielded,expired,aborted,revoked,traced,max_ns,limit_ns,over_limit,"
 		"slack_ns,scenario,clock\n");
 	fprintf(f, "%s,%lu,%lu,%lu,%lu,%lu,%lu,%llu,%llu,%lu,%llu,%s,%s\n", d ? "yes" : "no",
-		d ? (unsigned long)d->granted : 0, d ? (unsigned long)d->yielded : 0,
-		d ? (unsigned long)d->expired : 0, d ? (unsigned long)d->aborted : 0,
-		d ? (unsigned long)d->revoked : 0, traced, max_ns,
+		d ? (unsigned long)d->sgrant : 0, d ? (unsigned long)d->syield : 0,
+		d ? (unsigned long)d->sexpir : 0, d ? (unsigned long)d->sabort : 0,
+		d ? (unsigned long)d->srevok : 0, traced, max_ns,
 		limit_ns ? limit_ns : slice_limit_ns(), over, TIMER_SLACK_NS,
 		getenv("RSEQKIT_SCENARIO") ?: "host", bench_clock());
 	fclose(f);
