@@ -213,8 +213,8 @@ RSEQKIT_API int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *
 static inline ptrdiff_t rseqkit__percpu_field(enum rseqkit_index kind)
 {
 	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID))
-		return rseqkit_rseq_offset + RSEQKIT_OFF_MM_CID;
-	return rseqkit_rseq_offset + RSEQKIT_OFF_CPU_ID;
+		return rseqkit__rs() + RSEQKIT_OFF_MM_CID;
+	return rseqkit__rs() + RSEQKIT_OFF_CPU_ID;
 }
 
 #ifdef __cplusplus
@@ -249,7 +249,7 @@ static inline struct rseqkit_percpu_ctx rseqkit_percpu_ctx(enum rseqkit_index ki
 {
 	struct rseqkit_percpu_ctx c;
 
-	c.rs = rseqkit_rseq_offset;
+	c.rs = rseqkit__rs();
 	c.mm = kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID);
 	c.field = c.rs + (c.mm ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID);
 	return c;
@@ -274,7 +274,7 @@ static inline struct rseqkit_percpu_ctx rseqkit__percpu_ctx_resolved(enum rseqki
 {
 	struct rseqkit_percpu_ctx c;
 
-	c.rs = rseqkit_rseq_offset;
+	c.rs = rseqkit__rs();
 	c.mm = kind == RSEQKIT_INDEX_MM_CID;
 	c.field = c.rs + (c.mm ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID);
 	return c;
@@ -311,7 +311,7 @@ static inline int rseqkit_percpu_index(enum rseqkit_index kind)
 static inline __attribute__((always_inline)) int				\
 rseqkit_##op##_##sfx(enum rseqkit_index kind, int idx, PARAMS)			\
 {										\
-	return rseqkit__##op##_##sfx##_at(rseqkit_rseq_offset,			\
+	return rseqkit__##op##_##sfx##_at(rseqkit__rs(),			\
 					  rseqkit__percpu_field(kind), idx, ARGS); \
 }										\
 static inline __attribute__((always_inline)) int				\

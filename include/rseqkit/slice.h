@@ -138,7 +138,7 @@ static inline __attribute__((always_inline)) long rseqkit_slice_enter(void)
 
 	if (__builtin_expect(r != 1, 0))
 		return r == 2 ? 0 : rseqkit_slice_enter_slow();
-	return rseqkit__slice_raise((long)rseqkit_rseq_offset);
+	return rseqkit__slice_raise((long)rseqkit__rs());
 }
 
 /* End the section of token t; give the CPU back if the kernel extended the
@@ -167,7 +167,7 @@ static inline void rseqkit_slice_begin(void)
 		return;
 	n = rseqkit_slice_nest++;
 	if (__builtin_expect(n == 0, 1)) {
-		rseqkit_arch_tp_store_u8(rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_REQUEST, 1);
+		rseqkit_arch_tp_store_u8(rseqkit__rs() + RSEQKIT_OFF_SLICE_REQUEST, 1);
 	} else if (__builtin_expect(n >= RSEQKIT_SLICE_NEST_NEW, 0)) {
 		rseqkit_slice_first_use();
 	}
@@ -182,7 +182,7 @@ static inline void rseqkit_slice_end(void)
 		return;
 	if (--rseqkit_slice_nest != 0)
 		return;
-	off = rseqkit_rseq_offset;
+	off = rseqkit__rs();
 	rseqkit_arch_tp_store_u8(off + RSEQKIT_OFF_SLICE_REQUEST, 0);
 	if (__builtin_expect(rseqkit_arch_tp_load_u8(off + RSEQKIT_OFF_SLICE_GRANTED), 0))
 		rseqkit_slice_yield();

@@ -121,12 +121,38 @@ RSEQKIT_API int rseqkit_mm_cid_slow(void);
 extern RSEQKIT_API ptrdiff_t rseqkit_rseq_offset;
 extern RSEQKIT_API uint32_t rseqkit_rseq_fields;
 
+/*
+ * rseqkit_rseq_offset for the inline fast paths. It is written once, by the
+ * library's constructor, before anything can use it; on x86_64 it is read
+ * by an asm statement without memory inputs, which tells the compiler it is
+ * a constant: kept in a register and hoisted out of loops, where a plain
+ * load would be redone after every critical section ("memory" clobbers, and
+ * its type aliases the uint64_t words the sections update) and after every
+ * abort-path call.
+ */
+static inline __attribute__((always_inline)) ptrdiff_t rseqkit__rs(void)
+{
+#if defined(__x86_64__)
+	ptrdiff_t v;
+
+# if defined(__PIC__)
+	__asm__ ("movq rseqkit_rseq_offset@GOTPCREL(%%rip), %0\n\t"
+		 "movq (%0), %0" : "=r" (v));
+# else
+	__asm__ ("movq rseqkit_rseq_offset(%%rip), %0" : "=r" (v));
+# endif
+	return v;
+#else
+	return rseqkit_rseq_offset;
+#endif
+}
+
 /* The calling thread's rseq area (glibc's or rseqkit's). The kernel-owned
  * fields are read-only: never store to them (R4.3 kills V2 writers). */
 static inline struct rseqkit_abi_rseq *rseqkit_thread_area(void)
 {
 	return (struct rseqkit_abi_rseq *)((char *)rseqkit_arch_thread_pointer() +
-					   rseqkit_rseq_offset);
+					   rseqkit__rs());
 }
 
 #define RSEQKIT_READ_ONCE_U32(x) (*(const volatile uint32_t *)&(x))
