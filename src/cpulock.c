@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* rseqkit/cpulock.h: per-CPU spinlock. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include <rseqkit/cpulock.h>
@@ -23,4 +24,19 @@ void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l)
 		return;
 	free(l->slots);
 	l->slots = NULL;
+}
+
+int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l)
+{
+	unsigned int spins = 0;
+	int idx;
+
+	while ((idx = rseqkit_cpulock_trylock(l)) < 0) {
+		/* The holder was preempted or migrated: let it run. */
+		if (++spins % 64 == 0)
+			sched_yield();
+		else
+			rseqkit_arch_cpu_relax();
+	}
+	return idx;
 }

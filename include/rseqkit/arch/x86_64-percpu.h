@@ -211,7 +211,8 @@ aborted:								\
 	return -EAGAIN
 
 /* One width: sfx (u32/u64), type T, instruction suffix W, constraint ADD of
- * an immediate-or-register addend. */
+ * an immediate-or-register operand (addends, expected and new values: a
+ * constant costs no register and no instruction to load it). */
 #define RSEQKIT__X86_OPS(sfx, T, W, ADD)					\
 static inline __attribute__((always_inline)) int				\
 rseqkit__load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T expect,	\
@@ -223,7 +224,7 @@ rseqkit__load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v
 		RSEQKIT__CS_EXIT("%l[ne]")					\
 		RSEQKIT__CS_START						\
 		RSEQKIT__INJ(1)							\
-		"cmp" W " %[v], %[expect]\n\t"					\
+		"cmp" W " %[expect], %[v]\n\t"					\
 		"jnz %l[ne]\n\t"						\
 		RSEQKIT__INJ(2)							\
 		RSEQKIT__INJ(3)							\
@@ -231,7 +232,7 @@ rseqkit__load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
 		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
-		  [expect] "r" (expect), [newv] "r" (newv) RSEQKIT__INJ_IN	\
+		  [expect] ADD (expect), [newv] ADD (newv) RSEQKIT__INJ_IN	\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
 		: aborted, ne);							\
 	return 0;								\
@@ -272,18 +273,18 @@ rseqkit__load_cbne_load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int
 		RSEQKIT__CS_EXIT("%l[ne2]")					\
 		RSEQKIT__CS_START						\
 		RSEQKIT__INJ(1)							\
-		"cmp" W " %[v], %[expect]\n\t"					\
+		"cmp" W " %[expect], %[v]\n\t"					\
 		"jnz %l[ne]\n\t"						\
 		RSEQKIT__INJ(2)							\
-		"cmp" W " %[v2], %[expect2]\n\t"				\
+		"cmp" W " %[expect2], %[v2]\n\t"				\
 		"jnz %l[ne2]\n\t"						\
 		RSEQKIT__INJ(3)							\
 		"mov" W " %[newv], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
 		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
-		  [expect] "r" (expect), [v2] "m" (*v2),			\
-		  [expect2] "r" (expect2), [newv] "r" (newv) RSEQKIT__INJ_IN	\
+		  [expect] ADD (expect), [v2] "m" (*v2),			\
+		  [expect2] ADD (expect2), [newv] ADD (newv) RSEQKIT__INJ_IN	\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
 		: aborted, ne, ne2);						\
 	return 0;								\
@@ -305,7 +306,7 @@ rseqkit__load_cbne_store_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx
 		RSEQKIT__CS_EXIT("%l[ne]")					\
 		RSEQKIT__CS_START						\
 		RSEQKIT__INJ(1)							\
-		"cmp" W " %[v], %[expect]\n\t"					\
+		"cmp" W " %[expect], %[v]\n\t"					\
 		"jnz %l[ne]\n\t"						\
 		RSEQKIT__INJ(2)							\
 		"mov" W " %[newv2], %[v2]\n\t"					\
@@ -314,8 +315,8 @@ rseqkit__load_cbne_store_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
 		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
-		  [expect] "r" (expect), [v2] "m" (*v2),			\
-		  [newv2] "r" (newv2), [newv] "r" (newv) RSEQKIT__INJ_IN	\
+		  [expect] ADD (expect), [v2] "m" (*v2),			\
+		  [newv2] ADD (newv2), [newv] ADD (newv) RSEQKIT__INJ_IN	\
 		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB			\
 		: aborted, ne);							\
 	return 0;								\
@@ -346,7 +347,7 @@ rseqkit__load_cbne_memcpy_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int id
 		RSEQKIT__CS_EXIT("%l[ne]")					\
 		RSEQKIT__CS_START						\
 		RSEQKIT__INJ(1)							\
-		"cmp" W " %[v], %[expect]\n\t"					\
+		"cmp" W " %[expect], %[v]\n\t"					\
 		"jnz %l[ne]\n\t"						\
 		RSEQKIT__INJ(2)							\
 		"xorl %%r11d, %%r11d\n\t"					\
@@ -370,9 +371,9 @@ rseqkit__load_cbne_memcpy_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int id
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
 		: RSEQKIT__CS_IN(idx), [v] "m" (*v),			\
-		  [expect] "r" (expect), [dst] "r" (dst), [src] "r" (src),	\
+		  [expect] ADD (expect), [dst] "r" (dst), [src] "r" (src),	\
 		  [len] "r" (len), [len8] "r" (len & ~(size_t)7),		\
-		  [newv] "r" (newv) RSEQKIT__INJ_IN				\
+		  [newv] ADD (newv) RSEQKIT__INJ_IN				\
 		: "memory", "cc", "rax", "r11" RSEQKIT__INJ_CLOB		\
 		: aborted, ne);							\
 	return 0;								\
