@@ -13,8 +13,8 @@
  * Targets: >= +50% throughput and p99 wait at least halved with extensions;
  * begin/end <= 1 ns uncontended.
  *
- * Options: --quick (1 repetition of 1 s, 0.5 s on icount: the demo), --reps N
- * (default 5, 3 on icount), --seconds S (default 2, 0.5 on icount),
+ * Options: --quick (1 repetition of 1 s, 0.1 s on icount: the demo), --reps N
+ * (default 5, 1 on icount), --seconds S (default 2, 0.25 on icount),
  * --slice-nsec N (set debugfs rseq/slice_ext_nsec for the run, e.g. 50000 to
  * scale the 5 us default to QEMU TCG's ~10x slower execution; restored after),
  * --csv FILE (rows: bench,case,ext,threads,reps,mops_median,wait_p50_ns,
@@ -233,7 +233,7 @@ static int forced_fast_path(void)
 static double begin_end_ns(void)
 {
 	/* Under emulation the figure is not a hardware cost anyway: fewer pairs. */
-	long n = bench_clock_emulated() ? 2000000 : 20000000;
+	long n = bench_clock_emulated() ? 500000 : 20000000;
 	uint64_t t0 = now_ns();
 
 	for (long i = 0; i < n; i++) {
@@ -248,7 +248,7 @@ static double begin_end_ns(void)
  * lock costs when nobody else wants it (must not grow with extensions). */
 static double uncontended_ns(void)
 {
-	long n = bench_clock_emulated() ? 200000 : 2000000;
+	long n = bench_clock_emulated() ? 100000 : 2000000;
 	uint64_t t0 = now_ns();
 
 	for (long i = 0; i < n; i++) {
@@ -438,11 +438,12 @@ int main(int argc, char **argv)
 	struct row rows[2][2];
 	const char *locks[2] = { "spin", "mutex" };
 	const char *csv = NULL;
-	/* icount repeats itself: fewer, shorter runs give the same medians
-	 * (instructions are what cost wall time there, ~30-200x slower). */
+	/* icount repeats itself: one short run gives what medians over many
+	 * give elsewhere, and every guest second costs 100-300 s of wall time
+	 * on a busy 2-core host (each PAUSE of a spinning waiter is an exit). */
 	bool det = bench_clock_deterministic();
-	int reps = det ? 3 : 5;
-	double seconds = det ? 0.5 : 2.0;
+	int reps = det ? 1 : 5;
+	double seconds = det ? 0.25 : 2.0;
 	struct utsname u;
 	bool ext_seen = false;
 	const char *slice_nsec = NULL;
@@ -456,7 +457,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			reps = 1;
-			seconds = det ? 0.5 : 1.0;
+			seconds = det ? 0.1 : 1.0;
 		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
 			reps = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {

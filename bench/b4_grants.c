@@ -12,7 +12,7 @@
  * with "early" for any end before expiry. The R4.6 counters are shown next
  * to it.
  *
- * Options: --quick (2 s; 0.5 s on icount), --seconds S (default 5; 1 on
+ * Options: --quick (2 s; 0.2 s on icount), --seconds S (default 5; 0.5 on
  * icount), --csv FILE.
  */
 #include <errno.h>
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	struct rseqkit_kstats a, b, d;
 	const char *csv = NULL;
 	/* icount repeats itself: a shorter run shows the same histogram. */
-	double seconds = bench_clock_deterministic() ? 1 : 5;
+	double seconds = bench_clock_deterministic() ? 0.5 : 5;
 	int ncpu, nw, have_stats;
 	char path[256], line[512];
 	FILE *f;
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 	tap_reexec_without_glibc_rseq(argv);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
-			seconds = bench_clock_deterministic() ? 0.5 : 2;
+			seconds = bench_clock_deterministic() ? 0.2 : 2;
 		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
