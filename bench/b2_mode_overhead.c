@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 	if (!given_ops)
 		o.ops = 200000;
 	if (!given_reps)
-		o.reps = bench_clock_deterministic() ? 5 : 11;	/* icount repeats itself */
+		o.reps = bench_clock_deterministic() ? 3 : 11;	/* icount repeats itself */
 	if (quick) {
 		o.reps = 5;
 		o.ops = 20000;
