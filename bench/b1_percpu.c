@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * B1: per-CPU operations and structures against the usual alternatives.
+ * B1: per-CPU operations and structures, at three API levels, against the
+ * usual alternatives. Each operation exists as
  *
- *   add_cpu / add_mmcid      rseqkit_counter_add() (load_add_store), by CPU /
- *                            by mm_cid (mm_cid not usable -> by CPU, R7)
- *   op_add_cpu               the bare operation with a constant index kind
- *   cpulock                  per-CPU spinlock lock + increment + unlock
- *   freelist_pop_push        pop one node and push it back
- *   ptrbuf_pop_push          pop one pointer and push it back
- *   membuf_pop_push_32B      pop a 32-byte item and push it back (memcpy)
+ *   raw_<op>_<kind>   the bare operations of rseqkit/percpu.h with a constant
+ *                     index kind (index read + critical section per op)
+ *   ctx_<op>_<kind>   the same with rseqkit_percpu_ctx() resolved once, the
+ *                     rseqkit_*_ctx() variants in the loop
+ *   api_<op>_<kind>   the data structure API (rseqkit_counter_add(),
+ *                     rseqkit_cpulock_lock/unlock(), rseqkit_freelist_pop/push())
+ *
+ * for <op> add (counter add), lock (lock + increment + unlock), list (pop
+ * one node and push it back) and <kind> cpu (RSEQKIT_INDEX_CPU_ID) or mmcid
+ * (RSEQKIT_INDEX_MM_CID; by CPU when the registration makes mm_cid
+ * unusable, R7). Also:
+ *   api_ptrbuf_cpu           pop one pointer and push it back
+ *   api_membuf32_cpu         pop a 32-byte item and push it back (memcpy)
  *   base_atomic_shared       lock xadd on one counter shared by all threads
  *   base_atomic_getcpu       sched_getcpu() + lock xadd on that CPU's slot
  *   base_tls_inc             increment of a thread-local counter
@@ -20,17 +27,23 @@
  *   fallback_*               the same with rseq unavailable: the program
  *                            re-runs itself under a seccomp filter (rseq(2)
  *                            -> ENOSYS), rows named fallback_...
- *
  *   self_*                   when glibc owns a legacy registration (mm_cid
- *                            not usable), the add cases again with rseqkit's
+ *                            not usable), the mmcid cases again with rseqkit's
  *                            own registration (GLIBC_TUNABLES=glibc.pthread.
  *                            rseq=0), where mm_cid is usable on kernels >= 6.3
  *
- * Default run: threads 1 and 2, 21 repetitions of 1M operations per thread
- * (about 15-30 s in all). Options: bench/bench.h; --no-fallback skips both
- * re-runs; --fallback-only / --self-only are the re-runs.
+ * Every case is the function case_<name>, one loop of n operations:
+ * bench/scripts/b1-insns counts the instructions of its hot path (the loop
+ * body when nothing aborts or fails) from the disassembly, which is the
+ * instructions/op column next to ns (this host has no usable instruction
+ * counter).
+ *
+ * Default run: threads 1 and 2, 21 repetitions of 1M operations per thread.
+ * Options: bench/bench.h; --no-fallback skips both re-runs; --fallback-only /
+ * --self-only are the re-runs.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +62,15 @@
 #define BENCH "b1_percpu"
 
 static struct rseqkit_counter ctr_cpu, ctr_mm;
-static struct rseqkit_cpulock lk;
-static struct rseqkit_freelist fl;
+static struct rseqkit_cpulock lk_cpu, lk_mm;
+static struct rseqkit_freelist fl_cpu, fl_mm;
 static struct rseqkit_ptrbuf pb;
 static struct rseqkit_membuf mb;
-static struct { uint64_t v; } __attribute__((aligned(64))) slots[CPU_SETSIZE];
-static struct { long v; } __attribute__((aligned(64))) guarded[CPU_SETSIZE];
+#define SLOT(T) struct { T v; } __attribute__((aligned(64)))
+static SLOT(uint64_t) slots[CPU_SETSIZE];
+static SLOT(uint32_t) locks[CPU_SETSIZE];
+static SLOT(intptr_t) heads[CPU_SETSIZE];
+static SLOT(long) guarded[CPU_SETSIZE];
 static uint64_t shared_ctr __attribute__((aligned(64)));
 static __thread uint64_t tls_ctr;
 
@@ -62,53 +78,175 @@ static __thread uint64_t tls_ctr;
 static struct rseqkit_freelist_node nodes[NOBJ];
 static long items[NOBJ];
 
-static void add_cpu(void *c, int tid, long n)
+#define CASE(name) static void case_##name(void *c, int tid, long n)
+#define UNUSED_ARGS (void)c; (void)tid
+
+/* --- add ------------------------------------------------------------------ */
+
+#define RAW_ADD(name, kind)						\
+CASE(name)								\
+{									\
+	UNUSED_ARGS;							\
+	for (long i = 0; i < n; i++) {					\
+		int idx;						\
+									\
+		do {							\
+			idx = rseqkit_percpu_index(kind);		\
+		} while (__builtin_expect(rseqkit_load_add_store_u64(kind, idx, \
+				&slots[idx].v, 1) != 0, 0));		\
+	}								\
+}
+
+#define CTX_ADD(name, kind)						\
+CASE(name)								\
+{									\
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);	\
+									\
+	UNUSED_ARGS;							\
+	for (long i = 0; i < n; i++) {					\
+		int idx;						\
+									\
+		do {							\
+			idx = rseqkit_percpu_index_ctx(&pc);		\
+		} while (__builtin_expect(rseqkit_load_add_store_u64_ctx(&pc, idx, \
+				&slots[idx].v, 1) != 0, 0));		\
+	}								\
+}
+
+RAW_ADD(raw_add_cpu, RSEQKIT_INDEX_CPU_ID)
+RAW_ADD(raw_add_mmcid, RSEQKIT_INDEX_MM_CID)
+CTX_ADD(ctx_add_cpu, RSEQKIT_INDEX_CPU_ID)
+CTX_ADD(ctx_add_mmcid, RSEQKIT_INDEX_MM_CID)
+
+CASE(api_add)
 {
 	(void)tid;
 	for (long i = 0; i < n; i++)
 		rseqkit_counter_add(c, 1);
 }
 
-static void op_add_cpu(void *c, int tid, long n)
-{
-	(void)c;
-	(void)tid;
-	for (long i = 0; i < n; i++) {
-		int idx;
+/* --- lock + increment + unlock -------------------------------------------- */
 
-		do {
-			idx = rseqkit_percpu_index(RSEQKIT_INDEX_CPU_ID);
-		} while (__builtin_expect(rseqkit_load_add_store_u64(RSEQKIT_INDEX_CPU_ID, idx,
-				&slots[idx].v, 1) != 0, 0));
-	}
+#define RAW_LOCK(name, kind)						\
+CASE(name)								\
+{									\
+	UNUSED_ARGS;							\
+	for (long i = 0; i < n; i++) {					\
+		int idx;						\
+									\
+		do {							\
+			idx = rseqkit_percpu_index(kind);		\
+		} while (__builtin_expect(rseqkit_load_cbne_store_u32(kind, idx, \
+				&locks[idx].v, 0, 1) != 0, 0));		\
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);		\
+		guarded[idx].v++;					\
+		__atomic_store_n(&locks[idx].v, 0, __ATOMIC_RELEASE);	\
+	}								\
 }
 
-static void cpulock_rt(void *c, int tid, long n)
+#define CTX_LOCK(name, kind)						\
+CASE(name)								\
+{									\
+	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);	\
+									\
+	UNUSED_ARGS;							\
+	for (long i = 0; i < n; i++) {					\
+		int idx;						\
+									\
+		do {							\
+			idx = rseqkit_percpu_index_ctx(&pc);		\
+		} while (__builtin_expect(rseqkit_load_cbne_store_u32_ctx(&pc, idx, \
+				&locks[idx].v, 0, 1) != 0, 0));		\
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);		\
+		guarded[idx].v++;					\
+		__atomic_store_n(&locks[idx].v, 0, __ATOMIC_RELEASE);	\
+	}								\
+}
+
+RAW_LOCK(raw_lock_cpu, RSEQKIT_INDEX_CPU_ID)
+RAW_LOCK(raw_lock_mmcid, RSEQKIT_INDEX_MM_CID)
+CTX_LOCK(ctx_lock_cpu, RSEQKIT_INDEX_CPU_ID)
+CTX_LOCK(ctx_lock_mmcid, RSEQKIT_INDEX_MM_CID)
+
+CASE(api_lock)
 {
-	(void)c;
 	(void)tid;
 	for (long i = 0; i < n; i++) {
-		int idx = rseqkit_cpulock_lock(&lk);
+		int idx = rseqkit_cpulock_lock(c);
 
 		guarded[idx].v++;
-		rseqkit_cpulock_unlock(&lk, idx);
+		rseqkit_cpulock_unlock(c, idx);
 	}
 }
 
-static void freelist_rt(void *c, int tid, long n)
+/* --- list pop + push ------------------------------------------------------- */
+
+#define NEXT_OFF ((long)offsetof(struct rseqkit_freelist_node, next))
+
+#define RAW_LIST(name, kind, IDX, POP, PUSH)				\
+CASE(name)								\
+{									\
+	IDX;								\
+	(void)c;							\
+	for (long i = 0; i < n; i++) {					\
+		struct rseqkit_freelist_node *p;			\
+		intptr_t load, head;					\
+		int idx, ret;						\
+									\
+		do {							\
+			idx = INDEX;					\
+			ret = POP;					\
+		} while (__builtin_expect(ret < 0, 0));			\
+		p = ret == 0 ? (struct rseqkit_freelist_node *)load : &nodes[tid]; \
+		do {							\
+			idx = INDEX;					\
+			head = __atomic_load_n(&heads[idx].v, __ATOMIC_RELAXED); \
+			p->next = (struct rseqkit_freelist_node *)head;	\
+		} while (__builtin_expect(PUSH != 0, 0));		\
+	}								\
+}
+
+#define INDEX rseqkit_percpu_index(kind_)
+RAW_LIST(raw_list_cpu, RSEQKIT_INDEX_CPU_ID,
+	 const enum rseqkit_index kind_ = RSEQKIT_INDEX_CPU_ID,
+	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].v, 0, NEXT_OFF, &load),
+	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+				     (uint64_t)(uintptr_t)p))
+RAW_LIST(raw_list_mmcid, RSEQKIT_INDEX_MM_CID,
+	 const enum rseqkit_index kind_ = RSEQKIT_INDEX_MM_CID,
+	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].v, 0, NEXT_OFF, &load),
+	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+				     (uint64_t)(uintptr_t)p))
+#undef INDEX
+#define INDEX rseqkit_percpu_index_ctx(&pc)
+RAW_LIST(ctx_list_cpu, RSEQKIT_INDEX_CPU_ID,
+	 const struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(RSEQKIT_INDEX_CPU_ID),
+	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].v, 0, NEXT_OFF,
+							 &load),
+	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+					 (uint64_t)(uintptr_t)p))
+RAW_LIST(ctx_list_mmcid, RSEQKIT_INDEX_MM_CID,
+	 const struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(RSEQKIT_INDEX_MM_CID),
+	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].v, 0, NEXT_OFF,
+							 &load),
+	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+					 (uint64_t)(uintptr_t)p))
+#undef INDEX
+
+CASE(api_list)
 {
-	(void)c;
-	(void)tid;
 	for (long i = 0; i < n; i++) {
-		struct rseqkit_freelist_node *p = rseqkit_freelist_pop(&fl);
+		struct rseqkit_freelist_node *p = rseqkit_freelist_pop(c);
 
 		if (__builtin_expect(!p, 0))
 			p = &nodes[tid];	/* this CPU's list ran dry: reuse a spare */
-		rseqkit_freelist_push(&fl, p);
+		rseqkit_freelist_push(c, p);
 	}
 }
 
-static void ptrbuf_rt(void *c, int tid, long n)
+/* --- other structures and baselines --------------------------------------- */
+
+CASE(api_ptrbuf_cpu)
 {
 	(void)c;
 	for (long i = 0; i < n; i++) {
@@ -118,7 +256,7 @@ static void ptrbuf_rt(void *c, int tid, long n)
 	}
 }
 
-static void membuf_rt(void *c, int tid, long n)
+CASE(api_membuf32_cpu)
 {
 	unsigned char item[32] = { (unsigned char)tid };
 
@@ -129,18 +267,16 @@ static void membuf_rt(void *c, int tid, long n)
 	}
 }
 
-static void atomic_shared(void *c, int tid, long n)
+CASE(base_atomic_shared)
 {
-	(void)c;
-	(void)tid;
+	UNUSED_ARGS;
 	for (long i = 0; i < n; i++)
 		__atomic_fetch_add(&shared_ctr, 1, __ATOMIC_RELAXED);
 }
 
-static void atomic_getcpu(void *c, int tid, long n)
+CASE(base_atomic_getcpu)
 {
-	(void)c;
-	(void)tid;
+	UNUSED_ARGS;
 	for (long i = 0; i < n; i++)
 		__atomic_fetch_add(&slots[sched_getcpu()].v, 1, __ATOMIC_RELAXED);
 }
@@ -148,7 +284,7 @@ static void atomic_getcpu(void *c, int tid, long n)
 /* Two threads pass a token through one cache line, n times each. */
 static volatile long token __attribute__((aligned(64)));
 
-static void line_rtt(void *c, int tid, long n)
+CASE(diag_line_rtt)
 {
 	(void)c;
 	if (tid == 0)
@@ -169,7 +305,7 @@ static void line_rtt_reset(void *c, int t)
 	token = 0;
 }
 
-static void tls_inc(void *c, int tid, long n)
+CASE(base_tls_inc)
 {
 	(void)c;
 	(void)tid;
@@ -179,7 +315,7 @@ static void tls_inc(void *c, int tid, long n)
 	}
 }
 
-/* Fill every CPU's list/buffer a little so pops mostly succeed. */
+/* Fill every CPU's lists and buffer a little so pops mostly succeed. */
 static void fill(void *c, int t)
 {
 	(void)c;
@@ -192,12 +328,13 @@ static void fill(void *c, int t)
 		CPU_SET(cpu, &one);
 		if (sched_setaffinity(0, sizeof(one), &one))
 			continue;
-		for (int i = 0; i < 64; i++) {
-			int k = 64 + cpu * 64 + i;
+		for (int i = 0; i < 16; i++) {
+			int k = 64 + cpu * 64 + i * 4;
 
-			if (k >= NOBJ)
+			if (k + 3 >= NOBJ)
 				break;
-			rseqkit_freelist_push(&fl, &nodes[k]);
+			rseqkit_freelist_push(&fl_cpu, &nodes[k]);
+			rseqkit_freelist_push(&fl_mm, &nodes[k + 1]);
 			rseqkit_ptrbuf_push(&pb, &items[k]);
 		}
 		sched_setaffinity(0, sizeof(saved), &saved);
@@ -207,23 +344,38 @@ static void fill(void *c, int t)
 static int run_all(const struct bench_opts *o, const char *prefix)
 {
 	struct { const char *name; bench_fn fn; void *ctx; bool fallback; } cases[] = {
-		{ "add_cpu", add_cpu, &ctr_cpu, true },
-		{ "add_mmcid", add_cpu, &ctr_mm, true },
-		{ "op_add_cpu", op_add_cpu, NULL, true },
-		{ "cpulock", cpulock_rt, NULL, true },
-		{ "freelist_pop_push", freelist_rt, NULL, true },
-		{ "ptrbuf_pop_push", ptrbuf_rt, NULL, true },
-		{ "membuf_pop_push_32B", membuf_rt, NULL, true },
-		{ "base_atomic_shared", atomic_shared, NULL, false },
-		{ "base_atomic_getcpu", atomic_getcpu, NULL, false },
-		{ "base_tls_inc", tls_inc, NULL, false },
+		{ "raw_add_cpu", case_raw_add_cpu, NULL, true },
+		{ "ctx_add_cpu", case_ctx_add_cpu, NULL, true },
+		{ "api_add_cpu", case_api_add, &ctr_cpu, true },
+		{ "raw_add_mmcid", case_raw_add_mmcid, NULL, true },
+		{ "ctx_add_mmcid", case_ctx_add_mmcid, NULL, true },
+		{ "api_add_mmcid", case_api_add, &ctr_mm, true },
+		{ "raw_lock_cpu", case_raw_lock_cpu, NULL, true },
+		{ "ctx_lock_cpu", case_ctx_lock_cpu, NULL, true },
+		{ "api_lock_cpu", case_api_lock, &lk_cpu, true },
+		{ "raw_lock_mmcid", case_raw_lock_mmcid, NULL, true },
+		{ "ctx_lock_mmcid", case_ctx_lock_mmcid, NULL, true },
+		{ "api_lock_mmcid", case_api_lock, &lk_mm, true },
+		{ "raw_list_cpu", case_raw_list_cpu, NULL, true },
+		{ "ctx_list_cpu", case_ctx_list_cpu, NULL, true },
+		{ "api_list_cpu", case_api_list, &fl_cpu, true },
+		{ "raw_list_mmcid", case_raw_list_mmcid, NULL, true },
+		{ "ctx_list_mmcid", case_ctx_list_mmcid, NULL, true },
+		{ "api_list_mmcid", case_api_list, &fl_mm, true },
+		{ "api_ptrbuf_cpu", case_api_ptrbuf_cpu, NULL, true },
+		{ "api_membuf32_cpu", case_api_membuf32_cpu, NULL, true },
+		{ "base_atomic_shared", case_base_atomic_shared, NULL, false },
+		{ "base_atomic_getcpu", case_base_atomic_getcpu, NULL, false },
+		{ "base_tls_inc", case_base_tls_inc, NULL, false },
 	};
 	bool fb = !strcmp(prefix, "fallback_"), self = !strcmp(prefix, "self_");
 
 	if (rseqkit_counter_init(&ctr_cpu, RSEQKIT_INDEX_CPU_ID) ||
 	    rseqkit_counter_init(&ctr_mm, RSEQKIT_INDEX_MM_CID) ||
-	    rseqkit_cpulock_init(&lk, RSEQKIT_INDEX_CPU_ID) ||
-	    rseqkit_freelist_init(&fl, RSEQKIT_INDEX_CPU_ID) ||
+	    rseqkit_cpulock_init(&lk_cpu, RSEQKIT_INDEX_CPU_ID) ||
+	    rseqkit_cpulock_init(&lk_mm, RSEQKIT_INDEX_MM_CID) ||
+	    rseqkit_freelist_init(&fl_cpu, RSEQKIT_INDEX_CPU_ID) ||
+	    rseqkit_freelist_init(&fl_mm, RSEQKIT_INDEX_MM_CID) ||
 	    rseqkit_ptrbuf_init(&pb, RSEQKIT_INDEX_CPU_ID, 256) ||
 	    rseqkit_membuf_init(&mb, RSEQKIT_INDEX_CPU_ID, 256, 32)) {
 		fprintf(stderr, "%s: init failed\n", BENCH);
@@ -233,7 +385,7 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char name[64];
 
-		if ((fb && !cases[i].fallback) || (self && strstr(cases[i].name, "add") == NULL))
+		if ((fb && !cases[i].fallback) || (self && strstr(cases[i].name, "mmcid") == NULL))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", prefix, cases[i].name);
 		bench_case(o, BENCH, name, cases[i].fn, cases[i].ctx, NULL, 0, NULL);
@@ -244,7 +396,8 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 		/* Per pass: one hand-off each way; few passes (slow on VMs). */
 		one.ops = o->ops / 100 > 0 ? o->ops / 100 : 1;
 		one.reps = o->reps < 5 ? o->reps : 5;
-		bench_case(&one, BENCH, "diag_line_rtt", line_rtt, NULL, line_rtt_reset, 2, NULL);
+		bench_case(&one, BENCH, "diag_line_rtt", case_diag_line_rtt, NULL, line_rtt_reset,
+			   2, NULL);
 	}
 	return 0;
 }

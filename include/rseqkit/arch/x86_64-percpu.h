@@ -413,7 +413,7 @@ rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, in
 		RSEQKIT__INJ(1)
 #if RSEQKIT__ASM_GOTO_OUTPUT
 		"movq %[v], %[head]\n\t"
-		"cmpq %[head], %[expectnot]\n\t"
+		"cmpq %[expectnot], %[head]\n\t"
 		"je %l[eq]\n\t"
 		RSEQKIT__INJ(2)
 		"movq (%[head],%[voffp]), %%rax\n\t"
@@ -421,7 +421,7 @@ rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, in
 		"movq %%rax, %[v]\n\t"
 		RSEQKIT__CS_END
 		: [head] "=&r" (head)
-		: RSEQKIT__CS_IN(idx), [v] "m" (*v), [expectnot] "r" (expectnot),
+		: RSEQKIT__CS_IN(idx), [v] "m" (*v), [expectnot] "er" (expectnot),
 		  [voffp] "r" (voffp) RSEQKIT__INJ_IN
 #else
 		"movq %[v], %%rax\n\t"
