@@ -6,6 +6,7 @@
 #include "kfacts.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <dirent.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
@@ -18,6 +19,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -146,8 +148,18 @@ static void probe_abi(struct kfacts *f, unsigned long *fsize, unsigned long *ali
 		    "AT_RSEQ_FEATURE_SIZE %lu with AT_RSEQ_ALIGN %lu", fs, al);
 }
 
+#define PTRACE_GET_RSEQ_CONFIGURATION_REQ 0x420f
+
+/* struct ptrace_rseq_configuration of <linux/ptrace.h> (R3.6). */
+struct rseq_config {
+	uint64_t ptr;
+	uint32_t size, sig, flags, pad;
+};
+
 /* What the slice probe child saw; lives in a shared page. */
 struct slice_obs {
+	struct rseq_config inherited;	/* the caller's registration, read by ptrace */
+	bool have_inherited;
 	long yield, get_unreg, reg, get, set, get_after;
 	int yield_err, get_unreg_err, reg_err, get_err, set_err, get_after_err;
 	unsigned int flags, flags_after;
@@ -159,14 +171,22 @@ static long prctl79(unsigned long op, unsigned long arg)
 	return prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION, op, arg, 0UL, 0UL);
 }
 
-/* In the child: drop glibc's registration (its length depends on the glibc
- * version; a wrong length is a harmless EINVAL), then observe. */
+/* In the child: drop the registration inherited from the caller (glibc's,
+ * the library's or the test's own: the parent read it with ptrace while we
+ * stopped; without that, glibc's, whose length depends on the glibc version,
+ * a wrong length being a harmless EINVAL), then observe. */
 static void slice_child(struct slice_obs *o, unsigned long fsize, unsigned long align)
 {
 	volatile uint32_t *flags;
 	char *area;
 
-	if (__rseq_size > 0) {
+	if (!ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+		raise(SIGSTOP);	/* the parent reads our registration, then detaches */
+	if (o->have_inherited) {
+		if (o->inherited.size)
+			syscall(RSEQKIT_NR_rseq, (void *)(uintptr_t)o->inherited.ptr,
+				o->inherited.size, RSEQKIT_FLAG_UNREGISTER, o->inherited.sig);
+	} else if (__rseq_size > 0) {
 		uint32_t lens[] = { __rseq_size, RSEQKIT_ORIG_SIZE, (uint32_t)fsize };
 		char *own = (char *)__builtin_thread_pointer() + __rseq_offset;
 		size_t i;
@@ -224,7 +244,17 @@ static void probe_slice(struct kfacts *f, unsigned long fsize, unsigned long ali
 		slice_child(o, fsize, align);
 		_exit(0);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+	if (pid > 0 && waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status)) {
+		o->have_inherited = ptrace(PTRACE_GET_RSEQ_CONFIGURATION_REQ, pid,
+					   (void *)sizeof(o->inherited), &o->inherited) ==
+				    (long)sizeof(o->inherited);
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		if (waitpid(pid, &status, 0) != pid)
+			pid = -1;
+	} else if (pid > 0 && !WIFEXITED(status) && !WIFSIGNALED(status)) {
+		pid = -1;
+	}
+	if (pid < 0) {
 		set(f, KFACTS_SLICE, "", "fork/wait: %s", strerror(errno));
 		goto out;
 	}
