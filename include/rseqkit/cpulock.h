@@ -52,8 +52,16 @@ RSEQKIT_API int rseqkit_cpulock_init(struct rseqkit_cpulock *l, enum rseqkit_ind
 /* l may be NULL; no lock may be held. */
 RSEQKIT_API void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l);
 
+/* The contended half of rseqkit_cpulock_lock(): spins (pause, then yield)
+ * until the lock of the calling thread's index is taken; returns the index.
+ * Out of line, so the caller's fast path keeps nothing for it; the caller
+ * raises the slice request. */
+RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
+
+/* Take the lock of the calling thread's index; when it is held, wait for it
+ * (wait, a constant) or return -EBUSY. */
 static inline __attribute__((always_inline)) int
-rseqkit__cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
+rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait)
 {
 	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
 	struct rseqkit_cpulock_slot *slots = l->slots;
@@ -67,8 +75,13 @@ rseqkit__cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 			RSEQKIT_CPULOCK_SLICE_BEGIN();
 			return idx;
 		}
-		if (ret > 0)
+		if (ret > 0 && !wait)
 			return -EBUSY;
+		if (ret > 0) {	/* held: its holder was preempted or migrated */
+			idx = rseqkit__cpulock_lock_contended(l);
+			RSEQKIT_CPULOCK_SLICE_BEGIN();
+			return idx;
+		}
 	}
 }
 
@@ -79,37 +92,8 @@ rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__cpulock_trylock_k(l, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__cpulock_trylock_k(l, RSEQKIT_INDEX_MM_CID);
-}
-
-/* The contended half of rseqkit_cpulock_lock(): spins (pause, then yield)
- * until the lock of the calling thread's index is taken; returns the index.
- * Out of line, so the caller's fast path keeps nothing for it; the caller
- * raises the slice request. */
-RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
-
-static inline __attribute__((always_inline)) int
-rseqkit__cpulock_lock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
-{
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
-	struct rseqkit_cpulock_slot *slots = l->slots;
-
-	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
-		int ret = rseqkit_load_cbne_store_u32_ctx(&pc, idx, &slots[idx].locked, 0, 1);
-
-		if (__builtin_expect(ret == 0, 1)) {
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			RSEQKIT_CPULOCK_SLICE_BEGIN();
-			return idx;
-		}
-		if (ret > 0) {	/* held: its holder was preempted or migrated */
-			idx = rseqkit__cpulock_lock_contended(l);
-			RSEQKIT_CPULOCK_SLICE_BEGIN();
-			return idx;
-		}
-	}
+		return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_CPU_ID, 0);
+	return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_MM_CID, 0);
 }
 
 /* Take the lock of the calling thread's index; returns the index. */
@@ -118,8 +102,8 @@ rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__cpulock_lock_k(l, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__cpulock_lock_k(l, RSEQKIT_INDEX_MM_CID);
+		return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_CPU_ID, 1);
+	return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_MM_CID, 1);
 }
 
 static inline __attribute__((always_inline)) void
