@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ct_slice.h"
@@ -41,16 +42,20 @@
 static struct kfeat k;
 static struct rseqkit_abi_rseq *rs;
 
+/* slice_ctrl's offset in the spec's table (R2), not the header's. */
+#define OFF_SLICE_CTRL 28
+
 /* Spin (no syscall) until slice_ctrl differs from `from` or the window
- * passed; returns the first different word (or `from`). One load per
- * look, so the word seen is one the kernel wrote whole. */
+ * passed; returns the first different word (or `from`). One 32-bit load
+ * at the raw offset per look, so the word seen is one the kernel wrote
+ * whole, at the place R2 says. */
 static uint32_t wait_change(uint32_t from, uint64_t window_ns)
 {
 	uint64_t end = tap_now_ns() + window_ns;
 	uint32_t w;
 
 	do {
-		w = ct_slice_ctrl(rs);
+		w = *(const volatile uint32_t *)((const char *)rs + OFF_SLICE_CTRL);
 		if (w != from)
 			return w;
 	} while (tap_now_ns() < end);
@@ -106,8 +111,7 @@ static void phase_grant_yield(void)
 		}
 		grants++;
 		if (!have_raw) {
-			for (int i = 0; i < 4; i++)
-				raw[i] = ((volatile uint8_t *)rs)[28 + i];
+			memcpy(raw, &w, sizeof(raw));	/* byte i is offset 28 + i */
 			have_raw = true;
 		}
 		/* R6.3: request is already 0 (the kernel's doing); yield. */
@@ -123,13 +127,13 @@ static void phase_grant_yield(void)
 	tap_ok(bad == 0, "R6.4: the kernel turns a request into exactly {request 0, granted 1} "
 	       "(0x%x) or clears the word, nothing else (%u other words, first 0x%x)",
 	       CT_WORD_GRANTED, bad, first_bad);
-	tap_ok(grants >= WANT_GRANTS && grants > cleared,
-	       "R6.4: a requesting thread interrupted with a reschedule pending is granted, "
-	       "mostly (%u grants, >= %d and more than the %u requests cleared without one)",
-	       grants, WANT_GRANTS, cleared);
+	tap_ok(grants >= WANT_GRANTS,
+	       "R6.4: a requesting thread interrupted with a reschedule pending is granted (%u "
+	       "grants within %llu s, >= %d; %u requests cleared without one)", grants,
+	       (unsigned long long)(CT_GRANT_BUDGET_NS / CT_NS_PER_S), WANT_GRANTS, cleared);
 	tap_ok(have_raw && raw[0] == 0 && raw[1] == 1 && raw[2] == 0 && raw[3] == 0,
-	       "R2/R6.4: a grant seen as raw bytes: request at 28 = 0, granted at 29 = 1, "
-	       "reserved 30..31 = 0 (got %u %u %u %u)", raw[0], raw[1], raw[2], raw[3]);
+	       "R2/R6.4: a grant read at the raw offset 28: request (byte 28) = 0, granted "
+	       "(byte 29) = 1, reserved 30..31 = 0 (got %u %u %u %u)", raw[0], raw[1], raw[2], raw[3]);
 	tap_ok(yield1 > 0 && yield1 * 2 >= live_at_yield,
 	       "R6.6: rseq_slice_yield() with a live grant -> 1 (%u of %u; the others expired "
 	       "in between)", yield1, live_at_yield);

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -94,6 +95,12 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void *probe_fn(void *arg)
+{
+	kfeat_probe(arg);
+	return NULL;
+}
+
 /* R6.3 on one thread: right after rseqkit_slice_begin() the request byte is
  * 1 (or the kernel already granted); a cleared word needs a switch. */
 static void check_begin(void)
@@ -138,11 +145,14 @@ int main(int argc, char **argv)
 	(void)argc;
 	if (nthreads > 64)
 		nthreads = 64;
-	kfeat_probe(&k);
 	/* On a V2 kernel let rseqkit own the registration (glibc 2.36 would
 	 * register legacy), so the locks run with extensions on. */
-	if (k.v2)
+	if (getauxval(RSEQKIT_AT_RSEQ_FEATURE_SIZE) >= RSEQKIT_FEATURE_SIZE_V2)
 		tap_reexec_without_glibc_rseq(argv);
+	/* From a thread the library has not registered: the probe's forked
+	 * child must start without a registration of its own. */
+	pthread_create(&t[0], NULL, probe_fn, &k);
+	pthread_join(t[0], NULL);
 	kfeat_diag(&k);
 	rseqkit_slice_get_info(&info);
 	tap_diag("slice decision: %s", info.reason);
