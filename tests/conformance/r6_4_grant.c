@@ -242,10 +242,16 @@ static void phase_no_chaining(void)
 			drop_request();
 			continue;
 		}
-		grants++;
 		ct_set_request(rs, 1);	/* asks again while granted */
 		w = wait_change(CT_WORD_GRANTED | CT_WORD_REQUEST, WINDOW_NS);
 		i1 = invol();
+		if (w == CT_WORD_REQUEST) {
+			/* The grant ended between our look and our store: the
+			 * request is a fresh one, the round proves nothing. */
+			drop_request();
+			continue;
+		}
+		grants++;
 		if (w == 0)
 			ended++;
 		else if (!chained++)
