@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * R4 (paragraph below the table): a rseq_cs descriptor that is invalid - bad
- * version, abort_ip inside the section, wrong signature before abort_ip,
- * range past TASK_SIZE - kills the thread with SIGSEGV, as in 6.12; so does
- * a rseq_cs pointer outside user space. Both modes. Each case is a forked
- * child that runs the busy loop of ct_cs_run() with the bad descriptor and
- * is interrupted there by a CPU-time timer signal (the event on which both
- * modes evaluate rseq_cs). A valid descriptor in the same setup aborts and
- * exits normally (the control case).
+ * R4 (paragraph below the table): an invalid rseq_cs descriptor and SIGSEGV.
+ * Always fatal: abort_ip inside the section (no signature before it), a
+ * wrong signature before abort_ip, a rseq_cs pointer outside user space.
+ * A bad version and a range past TASK_SIZE are fatal on 6.12 and with rseq
+ * debugging; upstream 7.2 without debugging does no such sanity checks ("if
+ * user space screwed it up, it can keep the pieces"): the section is simply
+ * aborted or left. Where debugfs rseq/debug exists the test runs those two
+ * both ways (it sets the switch); otherwise a pre-V2 kernel or a debug kernel
+ * must kill, and a V2-capable non-debug kernel behaves like upstream.
+ * Both modes. Each case is a forked child that runs the busy loop of
+ * ct_cs_run() with the bad descriptor and is interrupted there by a CPU-time
+ * timer signal (the event on which both modes evaluate rseq_cs). A valid
+ * descriptor in the same setup aborts and exits normally (the control case).
  */
 #include <errno.h>
 #include <signal.h>
@@ -91,15 +96,43 @@ static int child(void *arg)
 	return 10 + r;
 }
 
+/* Only rseq debugging (or 6.12) checks these. */
+static bool debug_only(enum bad b)
+{
+	return b == B_VERSION || b == B_RANGE;
+}
+
+static void one(const struct cfg *c, bool checked, const char *how)
+{
+	const char *mn = ct_mode_name(c->m);
+
+	if (c->b == B_NONE)
+		tap_fork_expect_exit(child, (void *)c, 11,
+				     "R4.2 %s: %s: the timer signal aborts the section, no kill",
+				     mn, bad_name[c->b]);
+	else if (checked)
+		tap_fork_expect_signal(child, (void *)c, SIGSEGV,
+				       "R4 %s: invalid rseq_cs, %s -> SIGSEGV%s", mn, bad_name[c->b],
+				       how);
+	else
+		tap_fork_expect_exit(child, (void *)c, 11,
+				     "R4 %s: invalid rseq_cs, %s: not checked%s, the section is "
+				     "aborted, no kill", mn, bad_name[c->b], how);
+}
+
 int main(int argc, char **argv)
 {
 	const char *why;
+	int saved;
 
 	(void)argc;
 	ct_start(argv, &k, "R4");
 	if (!CT_HAVE_CS)
 		tap_skip_all("R4: no critical section asm for this architecture");
 	ipm = ct_cs_iters_per_ms();
+	saved = ct_rseq_debug_get();
+	if (saved >= 0)
+		tap_diag("debugfs rseq/debug: %d (set by the test per case, restored after)", saved);
 	for (int m = CT_LEGACY; m <= CT_V2; m++) {
 		const char *mn = ct_mode_name((enum ct_mode)m);
 
@@ -110,14 +143,24 @@ int main(int argc, char **argv)
 				tap_skip("R4 %s: %s: %s", mn, bad_name[b], why);
 				continue;
 			}
-			if (b == B_NONE)
-				tap_fork_expect_exit(child, &c, 11,
-						     "R4.2 %s: %s: the timer signal aborts the section, no kill",
-						     mn, bad_name[b]);
-			else
-				tap_fork_expect_signal(child, &c, SIGSEGV,
-						       "R4 %s: invalid rseq_cs, %s -> SIGSEGV", mn,
-						       bad_name[b]);
+			if (!debug_only(c.b)) {
+				one(&c, true, "");
+			} else if (saved >= 0) {
+				for (int on = 1; on >= 0; on--) {
+					if (ct_rseq_debug_set(on)) {
+						tap_ok(false, "R4: set debugfs rseq/debug to %d", on);
+						continue;
+					}
+					one(&c, on, on ? " (rseq debugging on)" :
+					    " (rseq debugging off)");
+				}
+				ct_rseq_debug_set(saved);
+			} else {
+				bool checked = !k.v2 || ct_debug_kernel();
+
+				one(&c, checked, !k.v2 ? " (pre-V2 kernel)" : checked ?
+				    " (debug kernel)" : " (V2 kernel without rseq debugging)");
+			}
 		}
 	}
 	return tap_done();

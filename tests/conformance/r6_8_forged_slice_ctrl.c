@@ -38,7 +38,6 @@
 #include "ct_slice.h"
 #include "tap.h"
 
-#define DEBUG_KNOB KFEAT_DEBUGFS "/debug"
 /* Tries of one child before it gives up finding a conclusive one. */
 #define MAX_TRIES 200
 /* Exit codes of a forging child. */
@@ -131,30 +130,6 @@ static void forged_words(bool debug)
 	one(debug, 0x01000100, "reserved bytes written while granted");
 }
 
-static int debug_read(void)
-{
-	char c = 0;
-	int fd = open(DEBUG_KNOB, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	if (read(fd, &c, 1) != 1)
-		c = 0;
-	close(fd);
-	return c == '1' ? 1 : c == '0' ? 0 : -1;
-}
-
-static int debug_write(int on)
-{
-	int fd = open(DEBUG_KNOB, O_WRONLY), ok;
-
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, on ? "1" : "0", 1) == 1;
-	close(fd);
-	return ok && debug_read() == on ? 0 : -EIO;
-}
-
 /* (2): request up, area read-only, preemption pressure: the kernel must
  * fault granting or clearing the word and kill. Exit 0 = never killed. */
 static int readonly_child(void *arg)
@@ -185,19 +160,19 @@ int main(int argc, char **argv)
 	(void)argc;
 	ct_slice_start(argv, &k, "R6.8", NULL, 0);
 	ct_knob_set(CT_KNOB_MAX_NS);
-	saved = debug_read();
+	saved = ct_rseq_debug_get();
 	if (saved >= 0) {
 		tap_diag("debugfs rseq/debug: %d (toggled by the test, restored after)", saved);
 		for (int on = 1; on >= 0; on--) {
-			if (debug_write(on)) {
+			if (ct_rseq_debug_set(on)) {
 				tap_ok(false, "R6.8: set debugfs rseq/debug to %d", on);
 				continue;
 			}
 			forged_words(on);
 		}
-		debug_write(saved);
+		ct_rseq_debug_set(saved);
 	} else {
-		bool debug = access("/proc/lockdep", F_OK) == 0;
+		bool debug = ct_debug_kernel();
 
 		tap_diag("debug kernel (DEBUG_RSEQ with lockdep, the debug fragment): %s",
 			 debug ? "yes" : "no");

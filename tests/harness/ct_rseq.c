@@ -7,6 +7,7 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
@@ -211,6 +212,35 @@ void ct_msleep(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+int ct_rseq_debug_get(void)
+{
+	char c = 0;
+	int fd = open(CT_RSEQ_DEBUG, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '1' ? 1 : c == '0' ? 0 : -1;
+}
+
+int ct_rseq_debug_set(int on)
+{
+	int fd = open(CT_RSEQ_DEBUG, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, on ? "1" : "0", 1) == 1;
+	close(fd);
+	return ok && ct_rseq_debug_get() == !!on ? 0 : -EIO;
+}
+
+bool ct_debug_kernel(void)
+{
+	return access("/proc/lockdep", F_OK) == 0;
 }
 
 bool ct_wait_flag(const volatile int *flag, unsigned int timeout_ms)
