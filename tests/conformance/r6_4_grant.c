@@ -36,8 +36,8 @@
 #define WANT_GRANTS 20
 /* How long one wait for the kernel to touch the word may last. */
 #define WINDOW_NS (100 * CT_NS_PER_MS)
-/* Rescheduling syscalls of the "never on syscall return" phase. */
-#define SYSCALL_ROUNDS 400
+/* The period of the extra noise thread of the no-chaining phase. */
+#define FAST_NOISE_US (CT_KNOB_MAX_NS / 1000 / 5)
 
 static struct kfeat k;
 static struct rseqkit_abi_rseq *rs;
@@ -144,17 +144,21 @@ static void phase_grant_yield(void)
 }
 
 /*
- * R6.4 "never on syscall return". A read of 256 KiB from /dev/zero keeps the
+ * R6.4 "never on syscall return". A read of 1 MiB from /dev/zero keeps the
  * thread in the kernel long enough for the noise thread's wake-ups to leave
  * a reschedule pending at the syscall's return, with the request up the
- * whole time. Only an interrupt in the few instructions between a return and
- * the check that follows can legitimately grant.
+ * whole time; the phase runs until that happened WANT_PREEMPTIONS times.
+ * Only an interrupt in the few instructions between a return and the check
+ * that follows can legitimately grant.
  */
+#define WANT_PREEMPTIONS 40
+#define MAX_SYSCALLS 4000
+
 static void phase_syscall_return(void)
 {
-	static char buf[256 * 1024];
-	unsigned int granted_after = 0;
-	uint64_t i0, i1;
+	static char buf[1024 * 1024];
+	unsigned int granted_after = 0, n = 0;
+	uint64_t i0, i1, t0 = tap_now_ns();
 	int fd = open("/dev/zero", O_RDONLY);
 
 	if (fd < 0) {
@@ -162,8 +166,9 @@ static void phase_syscall_return(void)
 		       tap_errno_name(errno));
 		return;
 	}
-	i0 = invol();
-	for (int i = 0; i < SYSCALL_ROUNDS; i++) {
+	i0 = i1 = invol();
+	while (n < MAX_SYSCALLS && i1 - i0 < WANT_PREEMPTIONS &&
+	       tap_now_ns() - t0 < CT_GRANT_BUDGET_NS) {
 		/* An interrupt may have granted after the last check: end that
 		 * grant first (raising the request over a live grant is a
 		 * forged word to a debug kernel, R6.8). */
@@ -172,17 +177,19 @@ static void phase_syscall_return(void)
 		ct_set_request(rs, 1);
 		if (read(fd, buf, sizeof(buf)) < 0)
 			break;
+		n++;
 		granted_after += ct_granted(rs) != 0;
+		i1 = invol();
 	}
 	drop_request();
-	i1 = invol();
 	close(fd);
-	tap_diag("never on syscall return: %d syscalls, %llu involuntary switches, granted after "
-		 "%u", SYSCALL_ROUNDS, (unsigned long long)(i1 - i0), granted_after);
-	tap_ok(i1 - i0 >= SYSCALL_ROUNDS / 20 && granted_after * 20 <= SYSCALL_ROUNDS,
-	       "R6.4: never on syscall return: with reschedules pending (%llu preemptions in %d "
-	       "syscalls) the request is not granted at the syscall's return (granted after %u, "
-	       "<= 1 in 20)", (unsigned long long)(i1 - i0), SYSCALL_ROUNDS, granted_after);
+	tap_diag("never on syscall return: %u syscalls, %llu involuntary switches, granted after "
+		 "%u", n, (unsigned long long)(i1 - i0), granted_after);
+	tap_ok(i1 - i0 >= WANT_PREEMPTIONS && granted_after * 20 <= n,
+	       "R6.4: never on syscall return: with reschedules pending (%llu preemptions in %u "
+	       "syscalls, >= %d) the request is not granted at the syscall's return (granted "
+	       "after %u, <= 1 in 20)", (unsigned long long)(i1 - i0), n, WANT_PREEMPTIONS,
+	       granted_after);
 }
 
 /*
@@ -230,6 +237,10 @@ static void phase_no_chaining(void)
 	uint64_t t0 = tap_now_ns();
 	unsigned int grants = 0, chained = 0, ended = 0, switched = 0;
 	uint32_t first_bad = 0;
+	/* A second, faster noise thread: its wake-ups come well within
+	 * slice_ext_nsec of a grant, so the second reschedule (and not the
+	 * timer) ends most grants. */
+	struct ct_noise *fast = ct_noise_start(ct_cpu(0), FAST_NOISE_US);
 
 	if (k.stats)
 		kfeat_read_stats(&a);
@@ -261,6 +272,7 @@ static void phase_no_chaining(void)
 	}
 	if (k.stats)
 		kfeat_read_stats(&b);
+	ct_noise_stop(fast);
 	tap_ok(grants > 0 && chained == 0 && ended == grants,
 	       "R6.5: no chaining: a request raised again while granted ends in a cleared word, "
 	       "never a second grant (%u grants, %u ended, %u otherwise, first 0x%x)", grants,

@@ -120,6 +120,9 @@ static void *noise_fn(void *arg)
 	struct timespec ts = { 0, (long)n->period_us * 1000 };
 
 	tap_pin_cpu(n->cpu);
+	/* Wake up on time: the default 50 us of timer slack would stretch
+	 * short periods past slice_ext_nsec. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	while (!n->stop)
 		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
 	return NULL;
