@@ -9,7 +9,7 @@
  *
  *   rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]
  *                     [--modes off,on,through,plain] [--pass-skip] [--slice-nsec N]
- *                     -- NAME PROG ARGS... [-- NAME PROG ARGS...]
+ *                     [--file LIST] [-- NAME PROG ARGS... [-- NAME PROG ARGS...]]
  *
  * Modes: off = `rseqkit run` without the interposer (no requests), on =
  * `rseqkit run --slice-locks` (requests while locks are held, the decision
@@ -20,6 +20,8 @@
  * programs that set up their own environment); --pass-skip counts exit
  * status 77 (a TAP skip) as success. A NAME starting with "plain:" runs its
  * command once in mode plain, whatever --modes says. --slice-nsec sets
+ * LIST has one "NAME PROG ARGS..." per line (blank-separated, # comments):
+ * the VM's init passes at most 64 words to a program. --slice-nsec sets
  * debugfs rseq/slice_ext_nsec for the whole run (restored at the end): the
  * 5 us default is meant for hardware that runs several instructions per ns,
  * the emulated guest runs about one.
@@ -170,16 +172,58 @@ static int knob(char *old, size_t len, const char *new)
 	return fclose(f) ? -1 : 0;
 }
 
+/* Append the commands of LIST to cmds; returns the new count or -1. */
+static int read_list(const char *list, struct cmd *cmds, int ncmd)
+{
+	char line[4096];
+	FILE *f = fopen(list, "r");
+
+	if (!f) {
+		fprintf(stderr, "rseqkit-realbench: %s: %s\n", list, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) && ncmd < MAX_CMDS) {
+		char **words = calloc(MAX_ARGS + 1, sizeof(*words));
+		char *save = NULL, *w;
+		int n = 0;
+
+		if (!words)
+			break;
+		for (w = strtok_r(line, " \t\n", &save); w && n < MAX_ARGS;
+		     w = strtok_r(NULL, " \t\n", &save)) {
+			if (w[0] == '#')
+				break;
+			words[n++] = strdup(w);
+		}
+		if (n == 0) {
+			free(words);
+			continue;
+		}
+		if (n < 2) {
+			fprintf(stderr, "rseqkit-realbench: %s: '%s' needs NAME PROG\n", list, words[0]);
+			fclose(f);
+			return -1;
+		}
+		cmds[ncmd].name = words[0];
+		cmds[ncmd].argv = words + 1;
+		cmds[ncmd].argc = n - 1;
+		ncmd++;
+	}
+	fclose(f);
+	return ncmd;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rseqkit-realbench [--reps N] [--preload SO] [--ldso LDSO --libs DIR]\n"
-		   "         [--modes off,on,through,plain] [--pass-skip] [--slice-nsec N] -- NAME PROG ARGS... [-- NAME PROG ARGS...]\n");
+		   "         [--modes off,on,through,plain] [--pass-skip] [--slice-nsec N] [--file LIST]\n"
+		   "         [-- NAME PROG ARGS... [-- NAME PROG ARGS...]]\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct cmd cmds[MAX_CMDS];
-	const char *preload = NULL, *ldso = NULL, *libs = NULL, *slice_nsec = NULL;
+	const char *preload = NULL, *ldso = NULL, *libs = NULL, *slice_nsec = NULL, *list = NULL;
 	char old_nsec[32] = "", now_nsec[32] = "";
 	char modes_buf[64] = "off,on", *modes[3];
 	int reps = 3, ncmd = 0, nmodes = 0, fails = 0, i;
@@ -193,6 +237,8 @@ int main(int argc, char **argv)
 			ldso = argv[++i];
 		} else if (!strcmp(argv[i], "--libs") && i + 1 < argc) {
 			libs = argv[++i];
+		} else if (!strcmp(argv[i], "--file") && i + 1 < argc) {
+			list = argv[++i];
 		} else if (!strcmp(argv[i], "--slice-nsec") && i + 1 < argc) {
 			slice_nsec = argv[++i];
 		} else if (!strcmp(argv[i], "--pass-skip")) {
@@ -219,7 +265,9 @@ int main(int argc, char **argv)
 		cmds[ncmd].argc = i - start - 1;
 		ncmd++;
 	}
-	if (!ncmd || reps < 1) {
+	if (list && (ncmd = read_list(list, cmds, ncmd)) < 0)
+		return 2;
+	if (!ncmd || reps < 1 || i < argc) {
 		usage(stderr);
 		return 2;
 	}
