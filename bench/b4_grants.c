@@ -13,7 +13,7 @@
  * to it.
  *
  * Options: --quick (2 s; 0.2 s on icount), --seconds S (default 5; 0.5 on
- * icount), --csv FILE.
+ * icount), --csv FILE, --show-trace N (print the first N trace lines read).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 	const char *csv = NULL;
 	/* icount repeats itself: a shorter run shows the same histogram. */
 	double seconds = bench_clock_deterministic() ? 0.5 : 5;
-	int ncpu, nw, have_stats;
+	int ncpu, nw, have_stats, show_trace = 0;
 	char path[256], line[512];
 	FILE *f;
 
@@ -280,8 +280,11 @@ int main(int argc, char **argv)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
 			csv = argv[++i];
+		else if (!strcmp(argv[i], "--show-trace") && i + 1 < argc)
+			show_trace = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--seconds S] [--csv FILE]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--seconds S] [--csv FILE] "
+				"[--show-trace N]\n", argv[0]);
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
@@ -307,6 +310,9 @@ int main(int argc, char **argv)
 		if (timer_mode) {
 			printf("# no rseq slice tracepoints: grant durations from the slice hrtimer's "
 			       "events (us resolution; 'early' = yield, syscall or switch)\n");
+			/* Timers are told apart by address: raw pointers, not hashed
+			 * ones (hashing prints "(____ptrval____)" early after boot). */
+			write_file("options/hash-ptr", "0");
 			for (size_t i = 0; i < 3; i++)
 				write_file(timer_events[i], "1");
 		} else {
@@ -350,6 +356,9 @@ int main(int argc, char **argv)
 		unsigned long long ns;
 		char why[32];
 		const char *p;
+
+		if (show_trace > 0 && line[0] != '#' && show_trace--)
+			printf("trace: %s", line);
 
 		if (timer_mode) {
 			int r;
@@ -406,7 +415,9 @@ int main(int argc, char **argv)
 		       hist[i][R_SYSCALL], hist[i][R_EXPIRY], hist[i][R_REVOKE], hist[i][R_EARLY]);
 	}
 	write_stats(csv, have_stats ? &d : NULL, ends, max_ns, limit_ns, over);
-	if (limit_ns)
+	if (limit_ns && !ends)
+		printf("\nno grant traced: grant durations not measurable in this run\n");
+	else if (limit_ns)
 		printf("\nlongest grant %.1f us; limit %.1f us + %.1f us timer slack: %lu grant(s) "
 		       "longer (target 0: %s)\n", (double)max_ns / 1e3, (double)limit_ns / 1e3,
 		       (double)TIMER_SLACK_NS / 1e3, over,
