@@ -142,9 +142,8 @@ static bool stats_pass(long n, struct rseqkit_kstats *d, double *ns_switch)
 	struct rseqkit_kstats a, b;
 	pthread_t t[2];
 	uint64_t t0;
+	bool have = rseqkit_kstats_read(&a) == 0;
 
-	if (rseqkit_kstats_read(&a))
-		return false;
 	turn = 0;
 	t0 = tap_now_ns();
 	for (int i = 0; i < 2; i++)
@@ -152,6 +151,8 @@ static bool stats_pass(long n, struct rseqkit_kstats *d, double *ns_switch)
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	*ns_switch = (double)(tap_now_ns() - t0) / (2.0 * (double)n);
+	if (!have)
+		return false;
 	rseqkit_kstats_read(&b);
 	rseqkit_kstats_delta(d, &a, &b);
 	return true;
@@ -164,15 +165,19 @@ static bool stats_pass(long n, struct rseqkit_kstats *d, double *ns_switch)
  * hardware; under QEMU following the host clock they are printed as numbers.
  */
 static void print_targets(struct bench_result res[NR_MODES][2], struct rseqkit_kstats *d,
-			  const bool *have, double sw)
+			  const bool *have, const double *ns_sw, double sw)
 {
-	double rt = res[MODE_V2][1].ns_op_median / res[MODE_NONE][1].ns_op_median - 1.0;
-	double lrt = res[MODE_LEGACY][1].ns_op_median / res[MODE_NONE][1].ns_op_median - 1.0;
+	/* The round trip judged is the long single pass (2 switches per round
+	 * trip): on icount it repeats to 0.01%, the medians of the short
+	 * repetitions only to ~0.5%. */
+	double rt = ns_sw[MODE_V2] / ns_sw[MODE_NONE] - 1.0;
+	double lrt = ns_sw[MODE_LEGACY] / ns_sw[MODE_NONE] - 1.0;
 	double lsc = res[MODE_LEGACY][0].ns_op_median / res[MODE_NONE][0].ns_op_median - 1.0;
 	bool judge = bench_clock_deterministic() || !bench_clock_emulated();
 
 	printf("\ntargets (clock %s):\n", bench_clock());
-	printf("  V2 round trip %+.2f%% vs none (within 1%%): %s\n", 100.0 * rt,
+	printf("  V2 round trip %+.2f%% vs none (%.1f vs %.1f ns; within 1%%): %s\n", 100.0 * rt,
+	       2 * ns_sw[MODE_V2], 2 * ns_sw[MODE_NONE],
 	       !judge ? "not judged (guest time follows host load; VM_CLOCK=icount)" :
 	       rt <= 0.01 ? "met" : "MISSED");
 	if (have[MODE_V2]) {
@@ -209,14 +214,14 @@ static void write_summary(const char *csv, struct bench_result res[NR_MODES][2],
 	if (!f)
 		return;
 	uname(&u);
-	fprintf(f, "mode,ns_per_switch,exits_per_switch,ids_per_switch,cs_per_switch,"
-		"syscall_ns,roundtrip_ns,stats,kernel,scenario,clock\n");
+	fprintf(f, "mode,ns_per_switch,fastp_per_switch,ids_per_switch,cs_per_switch,"
+		"syscall_ns,roundtrip_ns,stats,kernel,scenario,clock,roundtrip_pass_ns\n");
 	for (int m = 0; m < NR_MODES; m++)
-		fprintf(f, "%s,%.1f,%.4f,%.4f,%.4f,%.1f,%.1f,%s,%s,%s,%s\n", mode_names[m],
+		fprintf(f, "%s,%.1f,%.4f,%.4f,%.4f,%.1f,%.1f,%s,%s,%s,%s,%.1f\n", mode_names[m],
 			ns_sw[m], have[m] ? (double)d[m].fastp / sw : 0,
 			have[m] ? (double)d[m].ids / sw : 0, have[m] ? (double)d[m].cs / sw : 0,
 			res[m][0].ns_op_median, res[m][1].ns_op_median, have[m] ? "yes" : "no",
-			u.release, getenv("RSEQKIT_SCENARIO") ?: "host", bench_clock());
+			u.release, getenv("RSEQKIT_SCENARIO") ?: "host", bench_clock(), 2 * ns_sw[m]);
 	fclose(f);
 }
 
@@ -268,21 +273,25 @@ int main(int argc, char **argv)
 		have[m] = stats_pass(n_pass, &d[m], &ns_sw[m]);
 	}
 
-	printf("\n%-8s %12s %14s %14s %10s %10s %10s %10s\n", "mode", "syscall ns",
-	       "round trip ns", "vs none", "exits/sw", "ids/sw", "cs/sw", "(ids+cs)/sw");
+	/* round trip: median of the repetitions; pass: one long run of n_pass
+	 * round trips (the one the target is judged on, and the counters'). */
+	printf("\n%-8s %10s %13s %11s %9s %9s %9s %9s %11s\n", "mode", "syscall ns",
+	       "round trip ns", "pass rt ns", "vs none", "fastp/sw", "ids/sw", "cs/sw",
+	       "(ids+cs)/sw");
 	for (int m = 0; m < NR_MODES; m++) {
-		double rt = res[m][1].ns_op_median, sw = 2.0 * (double)n_pass;
+		double sw = 2.0 * (double)n_pass;
 
-		printf("%-8s %12.1f %14.1f %+13.2f%%", mode_names[m], res[m][0].ns_op_median, rt,
-		       100.0 * (rt / res[MODE_NONE][1].ns_op_median - 1.0));
+		printf("%-8s %10.1f %13.1f %11.1f %+8.2f%%", mode_names[m], res[m][0].ns_op_median,
+		       res[m][1].ns_op_median, 2 * ns_sw[m],
+		       100.0 * (ns_sw[m] / ns_sw[MODE_NONE] - 1.0));
 		if (have[m])
-			printf(" %10.3f %10.3f %10.3f %10.4f\n", (double)d[m].fastp / sw,
+			printf(" %9.3f %9.3f %9.3f %11.4f\n", (double)d[m].fastp / sw,
 			       (double)d[m].ids / sw, (double)d[m].cs / sw,
 			       (double)(d[m].ids + d[m].cs) / sw);
 		else
 			printf("  (no debugfs rseq/stats on this kernel)\n");
 	}
-	print_targets(res, d, have, 2.0 * (double)n_pass);
+	print_targets(res, d, have, ns_sw, 2.0 * (double)n_pass);
 	if (o.csv)
 		write_summary(o.csv, res, d, have, ns_sw, 2.0 * (double)n_pass);
 	return 0;
