@@ -375,7 +375,9 @@ static void check(long drains, long sent, uint64_t ms)
 		return;
 	tap_ok(total_sig_inside == 0, "R4.2 %s: no signal handler runs with its interrupted IP "
 	       "inside a critical section (%lu did)", what, total_sig_inside);
-	tap_ok(total_sig_at_abort > 0 && total_aborts >= total_sig_at_abort,
+	/* Several signals can land on one abort handler before it runs its
+	 * first instruction, so the two counts are not compared. */
+	tap_ok(total_sig_at_abort > 0 && total_aborts > 0,
 	       "R4.2 %s: signals delivered into spinning critical sections abort them: %lu "
 	       "handlers started at an abort handler, %lu aborts counted", what,
 	       total_sig_at_abort, total_aborts);
