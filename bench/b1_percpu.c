@@ -64,13 +64,19 @@
 static struct rseqkit_counter ctr_cpu, ctr_mm;
 static struct rseqkit_cpulock lk_cpu, lk_mm;
 static struct rseqkit_freelist fl_cpu, fl_mm;
+/*
+ * The raw and _ctx cases work on slots of the same allocator and alignment
+ * as the structures' (instances of their own), so that a difference is the
+ * API's and not the layout's: a static array can 4K-alias the rseq area and
+ * cost 2x for that alone.
+ */
+static struct rseqkit_counter raw_ctr;
+static struct rseqkit_cpulock raw_lk;
+static struct rseqkit_freelist raw_fl;
 static struct rseqkit_ptrbuf pb;
 static struct rseqkit_membuf mb;
-#define SLOT(T) struct { T v; } __attribute__((aligned(64)))
-static SLOT(uint64_t) slots[CPU_SETSIZE];
-static SLOT(uint32_t) locks[CPU_SETSIZE];
-static SLOT(intptr_t) heads[CPU_SETSIZE];
-static SLOT(long) guarded[CPU_SETSIZE];
+static struct { uint64_t v; } __attribute__((aligned(64))) cpu_slots[CPU_SETSIZE];
+static struct { long v; } __attribute__((aligned(64))) guarded[CPU_SETSIZE];
 static uint64_t shared_ctr __attribute__((aligned(64)));
 static __thread uint64_t tls_ctr;
 
@@ -86,6 +92,8 @@ static long items[NOBJ];
 #define RAW_ADD(name, kind)						\
 CASE(name)								\
 {									\
+	struct rseqkit_counter_slot *slots = raw_ctr.slots;		\
+									\
 	UNUSED_ARGS;							\
 	for (long i = 0; i < n; i++) {					\
 		int idx;						\
@@ -101,6 +109,7 @@ CASE(name)								\
 CASE(name)								\
 {									\
 	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);	\
+	struct rseqkit_counter_slot *slots = raw_ctr.slots;		\
 									\
 	UNUSED_ARGS;							\
 	for (long i = 0; i < n; i++) {					\
@@ -130,6 +139,8 @@ CASE(api_add)
 #define RAW_LOCK(name, kind)						\
 CASE(name)								\
 {									\
+	struct rseqkit_cpulock_slot *locks = raw_lk.slots;		\
+									\
 	UNUSED_ARGS;							\
 	for (long i = 0; i < n; i++) {					\
 		int idx;						\
@@ -137,10 +148,10 @@ CASE(name)								\
 		do {							\
 			idx = rseqkit_percpu_index(kind);		\
 		} while (__builtin_expect(rseqkit_load_cbne_store_u32(kind, idx, \
-				&locks[idx].v, 0, 1) != 0, 0));		\
+				&locks[idx].locked, 0, 1) != 0, 0));		\
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);		\
 		guarded[idx].v++;					\
-		__atomic_store_n(&locks[idx].v, 0, __ATOMIC_RELEASE);	\
+		__atomic_store_n(&locks[idx].locked, 0, __ATOMIC_RELEASE);	\
 	}								\
 }
 
@@ -148,6 +159,7 @@ CASE(name)								\
 CASE(name)								\
 {									\
 	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);	\
+	struct rseqkit_cpulock_slot *locks = raw_lk.slots;		\
 									\
 	UNUSED_ARGS;							\
 	for (long i = 0; i < n; i++) {					\
@@ -156,10 +168,10 @@ CASE(name)								\
 		do {							\
 			idx = rseqkit_percpu_index_ctx(&pc);		\
 		} while (__builtin_expect(rseqkit_load_cbne_store_u32_ctx(&pc, idx, \
-				&locks[idx].v, 0, 1) != 0, 0));		\
+				&locks[idx].locked, 0, 1) != 0, 0));		\
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);		\
 		guarded[idx].v++;					\
-		__atomic_store_n(&locks[idx].v, 0, __ATOMIC_RELEASE);	\
+		__atomic_store_n(&locks[idx].locked, 0, __ATOMIC_RELEASE);	\
 	}								\
 }
 
@@ -186,7 +198,9 @@ CASE(api_lock)
 #define RAW_LIST(name, kind, IDX, POP, PUSH)				\
 CASE(name)								\
 {									\
+	struct rseqkit_freelist_slot *heads = raw_fl.slots;		\
 	IDX;								\
+									\
 	(void)c;							\
 	for (long i = 0; i < n; i++) {					\
 		struct rseqkit_freelist_node *p;			\
@@ -200,7 +214,7 @@ CASE(name)								\
 		p = ret == 0 ? (struct rseqkit_freelist_node *)load : &nodes[tid]; \
 		do {							\
 			idx = INDEX;					\
-			head = __atomic_load_n(&heads[idx].v, __ATOMIC_RELAXED); \
+			head = __atomic_load_n(&heads[idx].head, __ATOMIC_RELAXED); \
 			p->next = (struct rseqkit_freelist_node *)head;	\
 		} while (__builtin_expect(PUSH != 0, 0));		\
 	}								\
@@ -209,27 +223,27 @@ CASE(name)								\
 #define INDEX rseqkit_percpu_index(kind_)
 RAW_LIST(raw_list_cpu, RSEQKIT_INDEX_CPU_ID,
 	 const enum rseqkit_index kind_ = RSEQKIT_INDEX_CPU_ID,
-	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].v, 0, NEXT_OFF, &load),
-	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].head, 0, NEXT_OFF, &load),
+	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
 				     (uint64_t)(uintptr_t)p))
 RAW_LIST(raw_list_mmcid, RSEQKIT_INDEX_MM_CID,
 	 const enum rseqkit_index kind_ = RSEQKIT_INDEX_MM_CID,
-	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].v, 0, NEXT_OFF, &load),
-	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].head, 0, NEXT_OFF, &load),
+	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
 				     (uint64_t)(uintptr_t)p))
 #undef INDEX
 #define INDEX rseqkit_percpu_index_ctx(&pc)
 RAW_LIST(ctx_list_cpu, RSEQKIT_INDEX_CPU_ID,
 	 const struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(RSEQKIT_INDEX_CPU_ID),
-	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].v, 0, NEXT_OFF,
+	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].head, 0, NEXT_OFF,
 							 &load),
-	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
 					 (uint64_t)(uintptr_t)p))
 RAW_LIST(ctx_list_mmcid, RSEQKIT_INDEX_MM_CID,
 	 const struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(RSEQKIT_INDEX_MM_CID),
-	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].v, 0, NEXT_OFF,
+	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].head, 0, NEXT_OFF,
 							 &load),
-	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].v, (uint64_t)head,
+	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
 					 (uint64_t)(uintptr_t)p))
 #undef INDEX
 
@@ -278,7 +292,7 @@ CASE(base_atomic_getcpu)
 {
 	UNUSED_ARGS;
 	for (long i = 0; i < n; i++)
-		__atomic_fetch_add(&slots[sched_getcpu()].v, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&cpu_slots[sched_getcpu()].v, 1, __ATOMIC_RELAXED);
 }
 
 /* Two threads pass a token through one cache line, n times each. */
@@ -370,7 +384,10 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 	};
 	bool fb = !strcmp(prefix, "fallback_"), self = !strcmp(prefix, "self_");
 
-	if (rseqkit_counter_init(&ctr_cpu, RSEQKIT_INDEX_CPU_ID) ||
+	if (rseqkit_counter_init(&raw_ctr, RSEQKIT_INDEX_CPU_ID) ||
+	    rseqkit_cpulock_init(&raw_lk, RSEQKIT_INDEX_CPU_ID) ||
+	    rseqkit_freelist_init(&raw_fl, RSEQKIT_INDEX_CPU_ID) ||
+	    rseqkit_counter_init(&ctr_cpu, RSEQKIT_INDEX_CPU_ID) ||
 	    rseqkit_counter_init(&ctr_mm, RSEQKIT_INDEX_MM_CID) ||
 	    rseqkit_cpulock_init(&lk_cpu, RSEQKIT_INDEX_CPU_ID) ||
 	    rseqkit_cpulock_init(&lk_mm, RSEQKIT_INDEX_MM_CID) ||
