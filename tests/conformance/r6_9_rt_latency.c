@@ -61,7 +61,7 @@ static void phase(enum ct_skip m, const struct kfeat *k, int cpu, int other, uin
 		.hold_every = HOLD_EVERY, .hold_cap_ns = 20 * bound,
 	};
 	const struct ct_hostile_report *r = &h.rep;
-	struct kfeat_stats a = { 0 }, b = { 0 }, d;
+	struct ct_slice_counters a = { 0 }, b = { 0 };
 	struct ct_rt_sleeper s;
 	const char *name = ct_skip_name(m), *why;
 	int err, dbg = -1;
@@ -80,20 +80,20 @@ static void phase(enum ct_skip m, const struct kfeat *k, int cpu, int other, uin
 	if (err)
 		tap_bail("SCHED_FIFO sleeper on CPU %d: %s", cpu, strerror(-err));
 	if (k->stats)
-		kfeat_read_stats(&a);
+		ct_slice_counters_read(&a);
 	err = ct_hostile_run(&h, &s, PHASE_NS, 0);
 	if (k->stats)
-		kfeat_read_stats(&b);
+		ct_slice_counters_read(&b);
 	ct_rt_sleeper_stop(&s);
 	if (dbg >= 0)
 		ct_rseq_debug_set(dbg);
-	d = kfeat_stats_delta(&a, &b);
 
 	tap_diag("table | %-15s | %6lu | %8.1f | %7.1f | %6lu | %6lu | %6lu | %6lu | %6lu | %6lu | %5lu |",
 		 name, (unsigned long)s.wakes, s.max_lat_ns / 1e3,
 		 s.wakes ? (double)s.sum_lat_ns / (double)s.wakes / 1e3 : 0.0,
-		 (unsigned long)r->grants, (unsigned long)d.granted, (unsigned long)d.expired,
-		 (unsigned long)d.revoked, (unsigned long)d.yielded, (unsigned long)d.aborted,
+		 (unsigned long)r->grants, (unsigned long)(b.sgrant - a.sgrant),
+		 (unsigned long)(b.sexpir - a.sexpir), (unsigned long)(b.srevok - a.srevok),
+		 (unsigned long)(b.syield - a.syield), (unsigned long)(b.sabort - a.sabort),
 		 (unsigned long)r->holds);
 	if (err) {
 		tap_ok(false, "R6.9: %s: the hostile process runs (%s)", name, h.why);

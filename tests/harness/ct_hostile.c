@@ -199,6 +199,34 @@ int ct_rseq_debug_set(int on)
 	return err ? err : (int)(prev != 0);
 }
 
+int ct_slice_counters_read(struct ct_slice_counters *c)
+{
+	static const struct {
+		const char *name, *old;
+		size_t off;
+	} names[] = {
+		{ "sgrant", "granted", offsetof(struct ct_slice_counters, sgrant) },
+		{ "sexpir", "expired", offsetof(struct ct_slice_counters, sexpir) },
+		{ "srevok", "revoked", offsetof(struct ct_slice_counters, srevok) },
+		{ "syield", "yielded", offsetof(struct ct_slice_counters, syield) },
+		{ "sabort", "aborted", offsetof(struct ct_slice_counters, sabort) },
+	};
+	unsigned long long v;
+	char name[32];
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	f = fopen(KFEAT_DEBUGFS "/stats", "r");
+	if (!f)
+		return -errno;
+	while (fscanf(f, " %31[^:]: %llu", name, &v) == 2)
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(name, names[i].name) || !strcmp(name, names[i].old))
+				*(uint64_t *)((char *)c + names[i].off) = v;
+	fclose(f);
+	return 0;
+}
+
 /* --- the RT sleeper ------------------------------------------------------ */
 
 static void *rt_sleeper_fn(void *arg)

@@ -61,6 +61,17 @@ bool ct_rseq_debug_on(void);
 /* Write debugfs rseq/debug; returns the previous value (0/1) or -errno. */
 int ct_rseq_debug_set(int on);
 
+/*
+ * The slice counters of debugfs rseq/stats (R4.6) under upstream's names;
+ * the series as it was before issue 11 printed granted/expired/revoked/
+ * yielded/aborted, read as the same counters so that before/after tables
+ * line up. Returns 0 or -errno (missing names read as 0).
+ */
+struct ct_slice_counters {
+	uint64_t sgrant, sexpir, srevok, syield, sabort;
+};
+int ct_slice_counters_read(struct ct_slice_counters *c);
+
 /* What the hostile process saw, counted by itself (shared memory). */
 struct ct_hostile_report {
 	uint64_t rounds;	/* request windows opened */
