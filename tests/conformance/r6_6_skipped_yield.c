@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 	ct_start(argv, &k, "R6.6");
 	why = ct_slice_setup(&probe, &k, 0);
 	if (why)
-		tap_skip_all("R6.6: %s", why);
+		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_SLICE, "on"), "R6.6: %s", why);
 	ct_area_unregister(&probe);
 	if (ct_ncpus() < 2)
 		tap_skip_all("R6.6: needs two CPUs (the hostile and its RT waker on one, the "
@@ -182,7 +182,8 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		tap_skip_all("R6.6: needs root (SCHED_FIFO, debugfs rseq/slice_ext_nsec)");
 	if (ct_knob_read(&knob))
-		tap_bail("R6.7: slice extensions available but no debugfs %s", CT_SLICE_KNOB);
+		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_KNOB, "yes"),
+				  "R6.7: no debugfs %s to set for the run", CT_SLICE_KNOB);
 	snprintf(text, sizeof(text), "%ld", KNOB_NSEC);
 	if (ct_knob_write(text) || ct_knob_read(&nsec) || nsec != KNOB_NSEC)
 		tap_bail("R6.7: cannot set %s to %ld", CT_SLICE_KNOB, KNOB_NSEC);

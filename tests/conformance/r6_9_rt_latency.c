@@ -58,7 +58,7 @@ static void phase(enum ct_skip m, const struct kfeat *k, int cpu, int other, uin
 {
 	struct ct_hostile h = {
 		.mode = m, .cpu = cpu, .other_cpu = other, .k = k,
-		.hold_every = HOLD_EVERY, .hold_cap_ns = 20 * bound,
+		.hold_every = HOLD_EVERY, .hold_cap_ns = 2 * bound,
 	};
 	const struct ct_hostile_report *r = &h.rep;
 	struct ct_slice_counters a = { 0 }, b = { 0 };
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	ct_start(argv, &k, "R6.9");
 	why = ct_slice_setup(&probe, &k, 0);
 	if (why)
-		tap_skip_all("R6.9: %s", why);
+		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_SLICE, "on"), "R6.9: %s", why);
 	ct_area_unregister(&probe);
 	if (ct_ncpus() < 2)
 		tap_skip_all("R6.9: needs two CPUs (the hostile and its victim on one, the tracer "
@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		tap_skip_all("R6.9: needs root (SCHED_FIFO, debugfs rseq/slice_ext_nsec)");
 	if (ct_knob_read(&knob))
-		tap_bail("R6.7: slice extensions available but no debugfs %s", CT_SLICE_KNOB);
+		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_KNOB, "yes"),
+				  "R6.7: no debugfs %s to set for the run", CT_SLICE_KNOB);
 	snprintf(text, sizeof(text), "%ld", KNOB_NSEC);
 	if (ct_knob_write(text) || ct_knob_read(&nsec) || nsec != KNOB_NSEC)
 		tap_bail("R6.7: cannot set %s to %ld", CT_SLICE_KNOB, KNOB_NSEC);
