@@ -248,11 +248,13 @@ static void *rt_sleeper_fn(void *arg)
 		/* A wake-up counts if its deadline fell into the measurement,
 		 * however late it comes: the latest ones matter most. */
 		counted = s->measuring;
+		s->due->due_ns = next;
 		ts.tv_sec = (time_t)(next / 1000000000ULL);
 		ts.tv_nsec = (long)(next % 1000000000ULL);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
 		now = tap_now_ns();
+		s->due->seq++;
 		lat = now > next ? now - next : 0;
 		if (counted) {
 			s->wakes++;
@@ -270,12 +272,20 @@ int ct_rt_sleeper_start(struct ct_rt_sleeper *s, int cpu, unsigned int period_us
 	memset(s, 0, sizeof(*s));
 	s->cpu = cpu;
 	s->period_us = period_us;
-	if (pthread_create(&s->thread, NULL, rt_sleeper_fn, s))
+	s->due = mmap(NULL, sizeof(*s->due), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (s->due == MAP_FAILED)
+		return -errno;
+	s->due->due_ns = UINT64_MAX;
+	if (pthread_create(&s->thread, NULL, rt_sleeper_fn, s)) {
+		munmap(s->due, sizeof(*s->due));
 		return -EAGAIN;
+	}
 	while (!s->started)
 		ct_msleep(1);
 	if (s->started < 0) {
 		pthread_join(s->thread, NULL);
+		munmap(s->due, sizeof(*s->due));
 		return s->started;
 	}
 	return 0;
@@ -285,6 +295,8 @@ void ct_rt_sleeper_stop(struct ct_rt_sleeper *s)
 {
 	s->stop = 1;
 	pthread_join(s->thread, NULL);
+	munmap(s->due, sizeof(*s->due));
+	s->due = NULL;
 }
 
 /* --- the hostile process ------------------------------------------------- */
@@ -329,6 +341,51 @@ static void tsc_calibrate(void)
 static uint64_t hnow(void)
 {
 	return tsc_base_ns + (uint64_t)((double)(rdtsc() - tsc_base) * tsc_ns_per_tick);
+}
+
+/*
+ * due_run_max_ns (ct_hostile.h): the sleeper and the hostile share a CPU,
+ * so the hostile never sees the sleeper half way through an update.
+ */
+static const struct ct_rt_due *due;
+static struct {
+	uint64_t last;		/* previous timestamp of the hostile */
+	uint64_t seq;		/* sleeper wake-ups seen */
+	uint64_t run;		/* running time of the current episode */
+	bool on;		/* an episode is being measured */
+} tk;
+
+static void track(uint64_t t)
+{
+	uint64_t seq, d, from;
+
+	if (!due)
+		return;
+	seq = due->seq;
+	d = due->due_ns;
+	if (seq != tk.seq) {
+		/* The RT thread ran: whatever delayed it is over. */
+		tk.seq = seq;
+		tk.on = false;
+		tk.run = 0;
+	} else if (tk.on && t > d && t - tk.last < CT_STALL_NS) {
+		from = tk.last > d ? tk.last : d;
+		tk.run += t - from;
+		if (tk.run > hs->rep.due_run_max_ns)
+			hs->rep.due_run_max_ns = tk.run;
+	}
+	tk.last = t;
+}
+
+/* A grant seen at t: measure from here if the RT thread is due (its
+ * wake-up is what the grant defers), else it came from something else. */
+static void track_grant(uint64_t t)
+{
+	track(t);
+	if (due && !tk.on && t > due->due_ns) {
+		tk.on = true;
+		hs->rep.due_episodes++;
+	}
 }
 
 static _Noreturn TAP_PRINTF(1, 2) void hostile_fail(const char *fmt, ...)
@@ -463,9 +520,10 @@ static void hold_grant(const struct ct_hostile *h, struct rseqkit_abi_rseq *rs, 
 	struct ct_hostile_report *r = &hs->rep;
 	uint64_t now;
 
-	do
+	do {
 		now = hnow();
-	while (ct_slice_ctrl(rs) && now - tg < h->hold_cap_ns && !hs->stop);
+		track(now);
+	} while (ct_slice_ctrl(rs) && now - tg < h->hold_cap_ns && !hs->stop);
 	if (ct_slice_ctrl(rs) && hs->stop)
 		return;
 	r->holds++;
@@ -505,14 +563,20 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	r->rounds++;
 	ct_set_request(rs, 1);
 	t0 = hnow();
-	while (!ct_granted(rs) && hnow() - t0 < WINDOW_NS && !hs->stop)
-		;
+	track(t0);
+	while (!ct_granted(rs) && !hs->stop) {
+		tg = hnow();
+		track(tg);
+		if (tg - t0 >= WINDOW_NS)
+			break;
+	}
 	if (!ct_granted(rs)) {
 		ct_set_request(rs, 0);
 		if (!ct_granted(rs)) {
 			if (ct_skip_body_runs(h->mode) && r->rounds % IDLE_EVERY == 0) {
 				r->idle_calls++;
 				r->idle_ret1 += ending_call(h->mode, rs) == 1;
+				track(hnow());
 			}
 			return;
 		}
@@ -520,11 +584,15 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	tg = hnow();
 	r->grants++;
 	if (h->hold_every && r->grants % h->hold_every == 0) {
+		/* Ended by the timer (host-clock dependent): measured apart. */
+		track(tg);
 		hold_grant(h, rs, tg);
 		return;
 	}
+	track_grant(tg);
 	ct_set_request(rs, 0);
 	ret = ending_call(h->mode, rs);
+	track(hnow());
 	r->calls++;
 	if (ct_slice_ctrl(rs))
 		r->ctrl_left++;
@@ -532,6 +600,7 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 		r->sw_checked++;
 		if (thread_switches() == sw0)
 			r->no_switch++;
+		track(hnow());
 	}
 	count_return(r, ret);
 }
@@ -580,6 +649,7 @@ static _Noreturn void kill_victim(const struct ct_hostile *h)
 	if (why)
 		hostile_fail("%s", why);
 	install_filter(SECCOMP_RET_KILL_THREAD, 0);
+	tk.last = hnow();
 	for (int i = 0; i < 1000 && !hs->stop; i++)
 		hostile_round(h, a.rs);
 	_exit(0);
@@ -630,6 +700,7 @@ static _Noreturn void hostile_main(const struct ct_hostile *h)
 	while (traced && !hs->traced)
 		;
 	hs->ready = 1;
+	tk.last = hnow();
 	while (!hs->stop)
 		hostile_round(h, a.rs);
 	hs->done = 1;
@@ -732,8 +803,10 @@ int ct_hostile_run(struct ct_hostile *h, struct ct_rt_sleeper *sleeper, uint64_t
 		err = -errno;
 		goto unmap;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		due = sleeper ? sleeper->due : NULL;
 		hostile_main(h);
+	}
 	if (!wait_flag2(&m->armed, &m->failed, 20000000000ULL)) {
 		err = -ECHILD;
 		goto reap;

@@ -94,6 +94,27 @@ struct ct_hostile_report {
 	uint64_t notified;	/* user notifications answered by the supervisor */
 	uint64_t stops;		/* 471 entry stops seen by the tracer */
 	uint64_t killed;	/* hostile threads killed by SIGSYS (kill mode) */
+	/*
+	 * The longest the hostile kept running, after a grant it got while
+	 * the RT thread was due, until the RT thread ran (ns of its own
+	 * timeline; a gap of CT_STALL_NS or more is not running: the vCPU
+	 * was stopped by the host or another task ran). A busy host cannot
+	 * make this grow, a lost reschedule makes it last until something
+	 * else reschedules. 0 without a sleeper.
+	 */
+	uint64_t due_run_max_ns;
+	uint64_t due_episodes;	/* grants that started such a measurement */
+};
+
+/* See due_run_max_ns: a gap this long in the hostile's timeline means it
+ * did not run. Longer than one round of its loop with a system call under
+ * TCG (tens of us), far shorter than a lost reschedule (hundreds of ms). */
+#define CT_STALL_NS 500000ULL
+
+/* What the RT sleeper publishes to the hostile (shared memory). */
+struct ct_rt_due {
+	volatile uint64_t due_ns;	/* deadline of the current sleep */
+	volatile uint64_t seq;		/* wake-ups so far */
 };
 
 /* The SCHED_FIFO thread: sleeps period_us (absolute deadlines) on cpu and
@@ -108,6 +129,7 @@ struct ct_rt_sleeper {
 	volatile uint64_t wakes;
 	uint64_t max_lat_ns;
 	uint64_t sum_lat_ns;
+	struct ct_rt_due *due;	/* shared with forked processes */
 };
 
 /* Start on cpu at SCHED_FIFO priority 50; returns 0 or -errno (-EPERM
