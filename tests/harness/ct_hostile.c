@@ -377,6 +377,15 @@ static void track(uint64_t t)
 	tk.last = t;
 }
 
+/* The hostile was switched out since the grant: the deferred reschedule
+ * was honoured, whether or not the RT thread's own timer had fired yet (a
+ * host that is slow to deliver it must not count against the kernel). */
+static void track_gave_up(void)
+{
+	tk.on = false;
+	tk.run = 0;
+}
+
 /* A grant seen at t: measure from here if the RT thread is due (its
  * wake-up is what the grant defers), else it came from something else. */
 static void track_grant(uint64_t t)
@@ -583,7 +592,9 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	}
 	tg = hnow();
 	r->grants++;
-	if (h->hold_every && r->grants % h->hold_every == 0) {
+	/* The first grant of every hold_every is held, so that a run with
+	 * any grant at all has a hold. */
+	if (h->hold_every && r->grants % h->hold_every == 1) {
 		/* Ended by the timer (host-clock dependent): measured apart. */
 		track(tg);
 		hold_grant(h, rs, tg);
@@ -600,7 +611,12 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 		r->sw_checked++;
 		if (thread_switches() == sw0)
 			r->no_switch++;
+		else
+			track_gave_up();
 		track(hnow());
+	} else {
+		/* PTRACE_SYSEMU: the stop at the call gave up the CPU. */
+		track_gave_up();
 	}
 	count_return(r, ret);
 }
@@ -827,11 +843,15 @@ int ct_hostile_run(struct ct_hostile *h, struct ct_rt_sleeper *sleeper, uint64_t
 	t0 = tap_now_ns();
 	while (alive && !m->failed && tap_now_ns() - t0 < run_ns &&
 	       !(max_grants && m->rep.grants >= max_grants)) {
-		if (traced)
+		/* A tracer that sleeps between stops would slow the
+		 * hostile down to a few grants a second under TCG: it
+		 * polls on its own CPU. */
+		if (traced) {
 			alive = tracer_poll(h, pid, req, &entry);
-		else
+		} else {
 			alive = waitpid(pid, &st, WNOHANG) == 0;
-		usleep(traced ? 100 : 1000);
+			usleep(1000);
+		}
 	}
 	if (sleeper)
 		sleeper->measuring = 0;

@@ -96,11 +96,12 @@ struct ct_hostile_report {
 	uint64_t killed;	/* hostile threads killed by SIGSYS (kill mode) */
 	/*
 	 * The longest the hostile kept running, after a grant it got while
-	 * the RT thread was due, until the RT thread ran (ns of its own
-	 * timeline; a gap of CT_STALL_NS or more is not running: the vCPU
-	 * was stopped by the host or another task ran). A busy host cannot
-	 * make this grow, a lost reschedule makes it last until something
-	 * else reschedules. 0 without a sleeper.
+	 * the RT thread was due, without having been switched out since and
+	 * before the RT thread ran (ns of its own timeline; a gap of
+	 * CT_STALL_NS or more is not running: the vCPU was stopped by the
+	 * host or another task ran). A busy host cannot make this grow, a
+	 * lost reschedule makes it last until something else reschedules.
+	 * 0 without a sleeper.
 	 */
 	uint64_t due_run_max_ns;
 	uint64_t due_episodes;	/* grants that started such a measurement */
@@ -144,7 +145,7 @@ struct ct_hostile {
 	int cpu;		/* the hostile and the RT sleeper */
 	int other_cpu;		/* tracer, supervisor, the forker of kill mode */
 	const struct kfeat *k;
-	unsigned int hold_every;/* every n-th grant is held, not ended (0: never) */
+	unsigned int hold_every;/* one grant in n is held, not ended (0: never) */
 	uint64_t hold_cap_ns;	/* how long a hold waits for the kernel at most */
 	struct ct_hostile_report rep;	/* filled by ct_hostile_run() */
 	char why[160];		/* setup failure of the hostile */
