@@ -594,7 +594,7 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	r->grants++;
 	/* The first grant of every hold_every is held, so that a run with
 	 * any grant at all has a hold. */
-	if (h->hold_every && r->grants % h->hold_every == 1) {
+	if (h->hold_every && (r->grants - 1) % h->hold_every == 0) {
 		/* Ended by the timer (host-clock dependent): measured apart. */
 		track(tg);
 		hold_grant(h, rs, tg);
