@@ -565,6 +565,11 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	uint64_t sw0 = 0, t0, tg;
 	long ret;
 
+	/* A forged word that no live grant made the kernel clear (the grant
+	 * had ended just before the forgery) would read as granted: start
+	 * each round clean. */
+	if (h->mode == CT_SKIP_FORGED)
+		*(volatile uint32_t *)&rs->slice_ctrl.all = 0;
 	/* Read before the request: a switch between here and the grant
 	 * makes the check below pass, never fail. */
 	if (sw)
