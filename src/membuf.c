@@ -3,11 +3,17 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rseqkit/membuf.h>
 #include "internal.h"
 #include "percpu-internal.h"
+
+RSEQKIT_STATIC_ASSERT(offsetof(struct rseqkit_membuf_slot, count) == 0 &&
+		      offsetof(struct rseqkit_membuf_slot, data) == 8 &&
+		      sizeof(struct rseqkit_membuf_slot) == RSEQKIT_CACHELINE,
+		      "the buffers' shared slot layout (percpu.c)");
 
 int rseqkit_membuf_init(struct rseqkit_membuf *b, enum rseqkit_index kind, size_t capacity,
 			size_t item_size)
@@ -23,49 +29,22 @@ int rseqkit_membuf_init(struct rseqkit_membuf *b, enum rseqkit_index kind, size_
 	b->kind = rseqkit_percpu_resolve(kind);
 	b->capacity = capacity;
 	b->item_size = item_size;
-	b->slots = rseqkit__slots_alloc((size_t)b->nr_slots, sizeof(*b->slots));
-	if (!b->slots)
-		return -ENOMEM;
-	for (int i = 0; i < b->nr_slots; i++) {
-		b->slots[i].data = calloc(capacity, item_size);
-		if (!b->slots[i].data) {
-			rseqkit_membuf_destroy(b);
-			return -ENOMEM;
-		}
-	}
-	return 0;
+	b->slots = rseqkit__buf_slots_alloc(b->nr_slots, capacity, item_size);
+	return b->slots ? 0 : -ENOMEM;
 }
 
 void rseqkit_membuf_destroy(struct rseqkit_membuf *b)
 {
-	if (!b || !b->slots)
+	if (!b)
 		return;
-	for (int i = 0; i < b->nr_slots; i++)
-		free(b->slots[i].data);
-	free(b->slots);
+	rseqkit__buf_slots_free(b->slots, b->nr_slots);
 	b->slots = NULL;
 }
 
 long rseqkit_membuf_drain(struct rseqkit_membuf *b, int idx, void *out, size_t max)
 {
-	struct rseqkit_membuf_slot *s;
-	uint64_t count;
-	size_t n = 0;
-	int ret;
-
 	if (!b || idx < 0 || idx >= b->nr_slots || (!out && max))
 		return -EINVAL;
-	s = &b->slots[idx];
-	rseqkit__drain_lock();
-	ret = rseqkit__stop_count(&s->count, b->kind == RSEQKIT_INDEX_CPU_ID ? idx : -1, &count);
-	if (!ret) {
-		while (n < max && n < count) {
-			memcpy((unsigned char *)out + n * b->item_size,
-			       s->data + (count - 1 - n) * b->item_size, b->item_size);
-			n++;
-		}
-		__atomic_store_n(&s->count, count - n, __ATOMIC_RELEASE);
-	}
-	rseqkit__drain_unlock();
-	return ret ? ret : (long)n;
+	return rseqkit__buf_drain(b->slots, idx, b->kind == RSEQKIT_INDEX_CPU_ID ? idx : -1,
+				  b->item_size, out, max);
 }

@@ -24,4 +24,16 @@ void rseqkit__drain_unlock(void);
 /* A drain holds a stopped slot: injection point RSEQKIT_INJECT_DRAIN. */
 void rseqkit__drain_stopped(void);
 
+/*
+ * The bounded buffers' shared core (ptrbuf, membuf): slots of { count word,
+ * block of capacity items of item_size bytes }, cache-line aligned.
+ * rseqkit__buf_drain() moves up to max items (the most recent first) of
+ * slot idx into out with the drain protocol; returns the number moved or
+ * the fence error.
+ */
+void *rseqkit__buf_slots_alloc(int nr, size_t capacity, size_t item_size);
+void rseqkit__buf_slots_free(void *slots, int nr);
+long rseqkit__buf_drain(void *slots, int idx, int fence_cpu, size_t item_size, void *out,
+			size_t max);
+
 #endif /* RSEQKIT_PERCPU_INTERNAL_H */

@@ -493,3 +493,67 @@ int rseqkit__stop_count(uint64_t *word, int fence_cpu, uint64_t *count)
 		}
 	}
 }
+
+/* --- the bounded buffers' shared core (ptrbuf, membuf) --------------------- */
+
+/*
+ * Both keep, per slot, a count word and a block of capacity items; only what
+ * an item is differs (a pointer, item_size bytes). The slot structures have
+ * this layout (asserted in their files).
+ */
+struct buf_slot {
+	uint64_t count;
+	unsigned char *items;
+} __attribute__((aligned(RSEQKIT_CACHELINE)));
+
+void *rseqkit__buf_slots_alloc(int nr, size_t capacity, size_t item_size)
+{
+	struct buf_slot *slots = rseqkit__slots_alloc((size_t)nr, sizeof(*slots));
+
+	if (!slots)
+		return NULL;
+	for (int i = 0; i < nr; i++) {
+		slots[i].items = calloc(capacity, item_size);
+		if (!slots[i].items) {
+			rseqkit__buf_slots_free(slots, i);
+			return NULL;
+		}
+	}
+	return slots;
+}
+
+void rseqkit__buf_slots_free(void *p, int nr)
+{
+	struct buf_slot *slots = p;
+
+	if (!slots)
+		return;
+	for (int i = 0; i < nr; i++)
+		free(slots[i].items);
+	free(slots);
+}
+
+long rseqkit__buf_drain(void *p, int idx, int fence_cpu, size_t item_size, void *out,
+			size_t max)
+{
+	struct buf_slot *s = (struct buf_slot *)p + idx;
+	uint64_t count;
+	size_t n = 0;
+	int ret;
+
+	rseqkit__drain_lock();
+	ret = rseqkit__stop_count(&s->count, fence_cpu, &count);
+	if (!ret) {
+		/* The most recent first. */
+		while (n < max && n < count) {
+			memcpy((unsigned char *)out + n * item_size,
+			       s->items + (count - 1 - n) * item_size, item_size);
+			n++;
+		}
+		/* (4) every caller expects a count without the stop bit: no
+		 * section can commit over this store. */
+		__atomic_store_n(&s->count, count - n, __ATOMIC_RELEASE);
+	}
+	rseqkit__drain_unlock();
+	return ret ? ret : (long)n;
+}

@@ -25,10 +25,6 @@
 extern "C" {
 #endif
 
-#ifndef RSEQKIT_BUF_STOPPED
-# define RSEQKIT_BUF_STOPPED	(1ULL << 63)
-#endif
-
 struct rseqkit_membuf_slot {
 	uint64_t count;		/* | RSEQKIT_BUF_STOPPED while drained */
 	unsigned char *data;	/* capacity * item_size bytes */
@@ -75,12 +71,10 @@ rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_
 	for (;;) {
 		int idx = rseqkit_percpu_index_ctx(&pc);
 		struct rseqkit_membuf_slot *s = &slots[idx];
-		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+		uint64_t count;
 
-		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit__drain_wait();	/* a drain is in progress */
-			continue;
-		}
+		if (rseqkit__buf_count(&s->count, &count))
+			continue;	/* waited for a drain */
 		if (count >= b->capacity)
 			return -ENOSPC;
 		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_release_u64_ctx(&pc, idx,
@@ -110,12 +104,10 @@ rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index k
 	for (;;) {
 		int idx = rseqkit_percpu_index_ctx(&pc);
 		struct rseqkit_membuf_slot *s = &slots[idx];
-		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+		uint64_t count;
 
-		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit__drain_wait();	/* a drain is in progress */
-			continue;
-		}
+		if (rseqkit__buf_count(&s->count, &count))
+			continue;	/* waited for a drain */
 		if (!count)
 			return -ENOENT;
 		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_u64_ctx(&pc, idx, &s->count,

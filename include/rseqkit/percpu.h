@@ -175,6 +175,23 @@ RSEQKIT_API int rseqkit__percpu_aborted(void);
 /* A data structure operation met a slot stopped by a drain: wait until the
  * drain is over (blocks with priority inheritance; never spins). */
 RSEQKIT_API void rseqkit__drain_wait(void);
+
+/* The count word of the bounded buffers (rseqkit/ptrbuf.h, rseqkit/membuf.h):
+ * bit 63 set while a drain holds the slot stopped. */
+#define RSEQKIT_BUF_STOPPED	(1ULL << 63)
+
+/* The count of a buffer slot for the next critical section: 0 with *count,
+ * or -EAGAIN after waiting for a drain (read the index again). */
+static inline __attribute__((always_inline)) int
+rseqkit__buf_count(uint64_t *word, uint64_t *count)
+{
+	*count = __atomic_load_n(word, __ATOMIC_RELAXED);
+	if (__builtin_expect(*count & RSEQKIT_BUF_STOPPED, 0)) {
+		rseqkit__drain_wait();
+		return -EAGAIN;
+	}
+	return 0;
+}
 RSEQKIT_API int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
 		uint32_t newv);
 RSEQKIT_API int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,

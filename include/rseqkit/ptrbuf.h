@@ -27,8 +27,6 @@
 extern "C" {
 #endif
 
-#define RSEQKIT_BUF_STOPPED	(1ULL << 63)
-
 struct rseqkit_ptrbuf_slot {
 	uint64_t count;		/* | RSEQKIT_BUF_STOPPED while drained */
 	uint64_t *array;	/* capacity pointers */
@@ -65,12 +63,10 @@ rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kin
 	for (;;) {
 		int idx = rseqkit_percpu_index_ctx(&pc);
 		struct rseqkit_ptrbuf_slot *s = &slots[idx];
-		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+		uint64_t count;
 
-		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit__drain_wait();	/* a drain is in progress */
-			continue;
-		}
+		if (rseqkit__buf_count(&s->count, &count))
+			continue;	/* waited for a drain */
 		if (count >= b->capacity)
 			return -ENOSPC;
 		if (__builtin_expect(rseqkit_load_cbne_store_store_release_u64_ctx(&pc, idx,
@@ -99,12 +95,10 @@ rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 	for (;;) {
 		int idx = rseqkit_percpu_index_ctx(&pc);
 		struct rseqkit_ptrbuf_slot *s = &slots[idx];
-		uint64_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED), p;
+		uint64_t count, p;
 
-		if (__builtin_expect(count & RSEQKIT_BUF_STOPPED, 0)) {
-			rseqkit__drain_wait();	/* a drain is in progress */
-			continue;
-		}
+		if (rseqkit__buf_count(&s->count, &count))
+			continue;	/* waited for a drain */
 		if (!count)
 			return NULL;
 		p = __atomic_load_n(&s->array[count - 1], __ATOMIC_RELAXED);
