@@ -113,9 +113,13 @@ int main(void)
 	if (!&__rseq_size || !&__rseq_offset)
 		tap_skip_all("R4.3: this libc does not export __rseq_size/__rseq_offset");
 	if (__rseq_size == 0)
-		tap_skip_all("R4.3: glibc did not register rseq (tunable glibc.pthread.rseq=0 or no kernel support)");
+		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_GLIBC, "legacy"),
+				  "R4.3: glibc did not register rseq (tunable glibc.pthread.rseq=0 "
+				  "or no kernel support)");
 	if (__rseq_size > RSEQKIT_ORIG_SIZE)
-		tap_skip_all("R4.3: glibc registered %u bytes (V2), not the legacy 32", __rseq_size);
+		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_GLIBC, "legacy"),
+				  "R4.3: glibc registered %u bytes (V2), not the legacy 32",
+				  __rseq_size);
 	tap_diag("glibc registration: __rseq_size %u, __rseq_offset %td", __rseq_size, __rseq_offset);
 	r = ct_shared_alloc(2 * sizeof(*r));
 	tap_fork_expect_exit(tcmalloc_process, r, 0,
