@@ -13,7 +13,7 @@ rule-map:
 check-rules:
 	@scripts/rule-map --check
 
-# check-host: check-rules  (enabled once every numbered rule has a test)
+check-host: check-rules
 
 HELP_EXTRA += \
 	'  make rule-map                  regenerate the rule map in tests/conformance/README.md'
