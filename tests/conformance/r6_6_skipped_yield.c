@@ -108,8 +108,11 @@ static void mode_cases(enum ct_skip m, const struct kfeat *k, int cpu, int other
 			tap_skip("R6.6: %s: %s", name, why);
 		return;
 	}
-	if (m == CT_SKIP_FORGED)
-		dbg = ct_rseq_debug_set(1);
+	if (m == CT_SKIP_FORGED) {
+		dbg = ct_rseq_debug_get();
+		if (dbg >= 0 && ct_rseq_debug_set(1))
+			tap_bail("R6.8: cannot switch rseq debugging on");
+	}
 	debug = ct_rseq_debug_on();
 	err = ct_rt_sleeper_start(&s, cpu, PERIOD_US);
 	if (err)

@@ -97,8 +97,11 @@ static void phase(enum ct_skip m, const struct kfeat *k, int cpu, int other,
 		return;
 	}
 	/* Upstream switches rseq debugging at run time (R6.8). */
-	if (m == CT_SKIP_FORGED)
-		dbg = ct_rseq_debug_set(1);
+	if (m == CT_SKIP_FORGED) {
+		dbg = ct_rseq_debug_get();
+		if (dbg >= 0 && ct_rseq_debug_set(1))
+			tap_bail("R6.8: cannot switch rseq debugging on");
+	}
 	err = ct_rt_sleeper_start(&s, cpu, PERIOD_US);
 	if (err)
 		tap_bail("SCHED_FIFO sleeper on CPU %d: %s", cpu, strerror(-err));

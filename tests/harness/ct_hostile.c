@@ -168,35 +168,9 @@ bool ct_skip_usable(enum ct_skip m, const char **why)
 
 bool ct_rseq_debug_on(void)
 {
-	long v = 0;
-	FILE *f = fopen(KFEAT_DEBUGFS "/debug", "r");
+	int v = ct_rseq_debug_get();
 
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = 0;
-		fclose(f);
-		return v != 0;
-	}
-	return access("/proc/lockdep", F_OK) == 0;
-}
-
-int ct_rseq_debug_set(int on)
-{
-	long prev;
-	FILE *f = fopen(KFEAT_DEBUGFS "/debug", "r+");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fscanf(f, "%ld", &prev) != 1) {
-		fclose(f);
-		return -EIO;
-	}
-	rewind(f);
-	if (fprintf(f, "%d\n", on) < 0 || fflush(f))
-		err = -errno;
-	fclose(f);
-	return err ? err : (int)(prev != 0);
+	return v >= 0 ? v == 1 : ct_debug_kernel();
 }
 
 int ct_slice_counters_read(struct ct_slice_counters *c)

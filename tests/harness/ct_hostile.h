@@ -53,13 +53,11 @@ bool ct_skip_usable(enum ct_skip m, const char **why);
 
 /*
  * Does a syscall entered with a forged slice_ctrl raise SIGSEGV here (R6.8:
- * rseq debugging)? Upstream has a runtime switch, debugfs rseq/debug, which
- * ct_rseq_debug_set() turns on (root); this project's debug scenarios build
- * with CONFIG_DEBUG_RSEQ, recognisable by /proc/lockdep (same fragment).
+ * rseq debugging)? Upstream has a runtime switch, debugfs rseq/debug
+ * (ct_rseq_debug_get/set() of ct_rseq.h); without it, this project's debug
+ * scenarios build with CONFIG_DEBUG_RSEQ (ct_debug_kernel()).
  */
 bool ct_rseq_debug_on(void);
-/* Write debugfs rseq/debug; returns the previous value (0/1) or -errno. */
-int ct_rseq_debug_set(int on);
 
 /*
  * The slice counters of debugfs rseq/stats (R4.6) under upstream's names;
