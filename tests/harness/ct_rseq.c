@@ -227,6 +227,17 @@ int ct_rseq_debug_get(void)
 	return c == '1' ? 1 : c == '0' ? 0 : -1;
 }
 
+int ct_rseq_debug_set(int on)
+{
+	int fd = open(CT_RSEQ_DEBUG, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, on ? "1" : "0", 1) == 1;
+	close(fd);
+	return ok && ct_rseq_debug_get() == !!on ? 0 : -EIO;
+}
+
 bool ct_debug_kernel(void)
 {
 	return access("/proc/lockdep", F_OK) == 0;

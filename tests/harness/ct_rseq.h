@@ -106,13 +106,14 @@ int ct_getcpu(unsigned int *cpu, unsigned int *node);
  * rseq debugging (upstream's debugfs rseq/debug, a runtime switch; also set
  * by CONFIG_RSEQ_DEBUG_DEFAULT_ENABLE / DEBUG_RSEQ): the kernel then checks
  * what it otherwise leaves to user space (descriptor sanity, slice_ctrl at
- * syscall entry) and kills. ct_rseq_debug_get(): 0 or 1, -1 without the file
- * (ct_rseq_debug_set() in ct_hostile.h switches it). ct_debug_kernel(): built
- * from the *-debug scenarios' fragment (DEBUG_RSEQ with lockdep, seen as
- * /proc/lockdep), for kernels without the file.
+ * syscall entry) and kills. ct_rseq_debug_get(): 0 or 1, -1 without the file;
+ * ct_rseq_debug_set(): 0 or -errno (the value read back must match).
+ * ct_debug_kernel(): built from the *-debug scenarios' fragment (DEBUG_RSEQ
+ * with lockdep, seen as /proc/lockdep), for kernels without the file.
  */
 #define CT_RSEQ_DEBUG KFEAT_DEBUGFS "/debug"
 int ct_rseq_debug_get(void);
+int ct_rseq_debug_set(int on);
 bool ct_debug_kernel(void);
 
 /* Wait until *flag != 0 or timeout_ms passed; returns true if set. */
