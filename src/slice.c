@@ -118,7 +118,10 @@ static bool compute(enum why *w, int *err)
 		     WHY_LEGACY_GLIBC : WHY_NOT_V2;
 		return false;
 	}
-	/* Enables the deciding thread too (registered by the constructor). */
+	/* The prctl needs a registered thread (ENXIO otherwise), and the
+	 * decision may be taken in a thread's first section, before anything
+	 * registered it; it also enables the deciding thread. */
+	rseqkit_thread_register();
 	if (slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_GET, 0) < 0 ||
 	    slice_prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_SET,
 			RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE) < 0) {
