@@ -47,8 +47,8 @@
 
 /* How long the hostile keeps its request up waiting for a grant. */
 #define WINDOW_NS 2000000ULL
-/* In body-runs modes, every n-th round without a grant calls the yield
- * anyway: it must return 0. */
+/* In body-runs modes, every n-th round starts with a yield made without a
+ * grant: it must return 0. */
 #define IDLE_EVERY 4
 /* The forged word: request 1 while granted 1 (R6.8). */
 #define FORGED_CTRL 0x0101U
@@ -544,6 +544,13 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	 * each round clean. */
 	if (h->mode == CT_SKIP_FORGED)
 		*(volatile uint32_t *)&rs->slice_ctrl.all = 0;
+	/* Between rounds no grant is live (the last one was ended by its
+	 * call or held until the kernel ended it): the yield must say 0. */
+	if (ct_skip_body_runs(h->mode) && r->rounds % IDLE_EVERY == 0) {
+		r->idle_calls++;
+		r->idle_ret1 += ending_call(h->mode, rs) == 1;
+		track(hnow());
+	}
 	/* Read before the request: a switch between here and the grant
 	 * makes the check below pass, never fail. */
 	if (sw)
@@ -560,14 +567,8 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	}
 	if (!ct_granted(rs)) {
 		ct_set_request(rs, 0);
-		if (!ct_granted(rs)) {
-			if (ct_skip_body_runs(h->mode) && r->rounds % IDLE_EVERY == 0) {
-				r->idle_calls++;
-				r->idle_ret1 += ending_call(h->mode, rs) == 1;
-				track(hnow());
-			}
+		if (!ct_granted(rs))
 			return;
-		}
 	}
 	tg = hnow();
 	r->grants++;
