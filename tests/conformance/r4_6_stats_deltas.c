@@ -3,8 +3,12 @@
  * R4.6 (proving R4.1 / R4.2 by counting): with debugfs rseq/stats, a pinned
  * thread that sleeps 10,000 times with rseq_cs pointing at a descriptor (IP
  * outside the section, re-armed each time because legacy clears it):
- *   - legacy: about one `ids` write and one `cs` evaluation per switch;
- *   - V2: almost none (IDs unchanged, never interrupted in user mode).
+ *   - legacy: about one `ids` write per switch, but almost no `cs`
+ *     evaluation: like V2, upstream (7.x, generic entry, rseq debug off)
+ *     evaluates rseq_cs only after a user-mode interruption, in legacy mode
+ *     too (the R4.2 upstream ruling; the old 6.12 series evaluated it on
+ *     every switch);
+ *   - V2: almost none of either (IDs unchanged, never interrupted in user mode).
  * Prints the measured per-switch numbers. Skipped without rseq/stats (only
  * the patched kernel has it) or without V2.
  */
@@ -117,8 +121,8 @@ int main(int argc, char **argv)
 		tap_ok(l.d.ids >= l.switches * 8 / 10,
 		       "R4.1/R4.6 legacy: about one ids write per context switch (%llu for %llu switches)",
 		       (unsigned long long)l.d.ids, (unsigned long long)l.switches);
-		tap_ok(l.d.cs >= l.switches * 8 / 10,
-		       "R4.2/R4.6 legacy: about one rseq_cs evaluation per context switch (%llu for %llu switches)",
+		tap_ok(l.d.cs <= l.switches / 20,
+		       "R4.2/R4.6 legacy: almost no rseq_cs evaluations for a pinned sleeper, only after a user-mode interruption as upstream (%llu for %llu switches, <= 5%%)",
 		       (unsigned long long)l.d.cs, (unsigned long long)l.switches);
 	}
 	if (!k.v2) {
