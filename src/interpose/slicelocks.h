@@ -6,16 +6,15 @@
  *
  * The model: a thread that holds at least one lock taken through the
  * wrappers has its slice extension request raised. Each successful
- * acquisition counts one "hold", each successful release ends one; the first
- * hold begins the request (rseqkit_slice_begin), the last one ends it
- * (rseqkit_slice_end: clear the request, yield if the kernel granted). The
- * interposer keeps its own per-thread count instead of relying on the
- * library's nesting alone, so that an unlock this thread never locked (a lock
- * handed over from another thread) cannot drive the count below zero.
+ * acquisition is one "hold", recorded in a per-thread table; each successful
+ * release ends the hold of that lock; the first hold begins the request
+ * (rseqkit_slice_begin), the last one ends it (rseqkit_slice_end: clear the
+ * request, yield if the kernel granted). The table, rather than the library's
+ * nesting count alone, matches releases to acquisitions (see below).
  *
  * Everything is gated by rseqkit_slice_on, the library's invariant process
  * decision: when it is "off" the wrappers only add a flag test to the real
- * call.
+ * call (and `rseqkit run` does not even preload).
  */
 #ifndef RSEQKIT_SLICELOCKS_H
 #define RSEQKIT_SLICELOCKS_H
