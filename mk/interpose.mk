@@ -120,7 +120,7 @@ slicelocks-vm: $(SLICELOCKS_VM_TESTS) $(SLICELOCKS_VM)/lib/.stamp $(REALBENCH) s
 
 # Every interposer test in one boot (rseqkit-realbench runs them in turn;
 # 77 = skip is fine). `make check` runs it on the scenarios below.
-SLICELOCKS_VM_SCENARIOS ?= baseline upstream
+SLICELOCKS_VM_SCENARIOS ?= baseline v2 upstream
 .PHONY: slicelocks-vm vm-check-slicelocks
 vm-check-slicelocks: slicelocks-vm
 	@set -e; for s in $(or $(SCENARIO),$(SLICELOCKS_VM_SCENARIOS)); do \
