@@ -140,3 +140,23 @@ bench-slicelocks: slicelocks-vm
 HELP_EXTRA += \
 	'  make vm-check-slicelocks [SCENARIO=v2]  interposer tests in the VM' \
 	'  make bench-slicelocks [SCENARIO=v2]     sysbench, kccachetest: extensions off/on in the VM'
+
+# The tests once more per glibc root (mk/glibc.mk: trixie 2.41, sid 2.43), for
+# the path where glibc registers V2 itself: `make dyn` builds them with the
+# interposer next to the suite's librseqkit.so.0 (guest /rseqkit/SUITE/lib).
+# Run: make vm-check SCENARIO=v2 VM_TESTS=none VM_ROOTFS=trixie \
+#        VM_DYN_TESTS='tests/interpose/calls;tests/interpose/grants'
+define SLICELOCKS_SUITE_RULES
+$(O)/dyn/$(1)/tests/interpose/%: $(O)/obj/tests/interpose/%.o $(O)/lib/libtap.a $(O)/dyn/$(1)/lib/librseqkit.so.0
+	@mkdir -p $$(@D)
+	$$(say) LD $$@
+	$$(Q)$$(CC) $$(CFLAGS) -o $$@ $$< $(O)/lib/libtap.a $(O)/dyn/$(1)/lib/librseqkit.so.0 \
+		$(call GLIBC_LDFLAGS,$(1)) -lm
+
+$(O)/dyn/$(1)/lib/librseqkit-slicelocks.so: $(SLICELOCKS_SO)
+	@mkdir -p $$(@D)
+	$$(Q)cp $$< $$@
+
+dyn-$(1): $(INTERPOSE_TEST_SRCS:%.c=$(O)/dyn/$(1)/%) $(O)/dyn/$(1)/lib/librseqkit-slicelocks.so
+endef
+$(foreach s,$(GLIBC_SUITES),$(eval $(call SLICELOCKS_SUITE_RULES,$(s))))

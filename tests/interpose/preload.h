@@ -5,8 +5,10 @@
  *
  * preload_start() re-executes the program with the interposer preloaded
  * (found at ../../lib next to the test, the build tree's layout, or in
- * $RSEQKIT_SLICELOCKS), glibc kept out of rseq (so the registration is
- * rseqkit's V2 area on a V2 kernel) and RSEQKIT_SLICE_LOCKS_FORCE=1. On a
+ * $RSEQKIT_SLICELOCKS), glibc kept out of rseq when it is older than 2.41 (so
+ * the registration is rseqkit's V2 area on a V2 kernel; glibc 2.41 and later
+ * register V2 themselves and the interposer uses their area, as `rseqkit run
+ * --slice-locks` arranges) and RSEQKIT_SLICE_LOCKS_FORCE=1. On a
  * kernel without extensions the forced mode runs the "on" paths on an area
  * the kernel never reads (R3.5), so every byte we see was written by the
  * interposer: the checks are exact. On a kernel that offers extensions the
@@ -18,6 +20,7 @@
 #define RSEQKIT_TEST_PRELOAD_H
 
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,6 +56,15 @@ static inline const char *preload_path(void)
 	return path;
 }
 
+/* glibc >= 2.41 registers a V2 area itself (R7). */
+static inline bool preload_glibc_v2(void)
+{
+	int major = 0, minor = 0;
+
+	sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor);
+	return major > 2 || (major == 2 && minor >= 41);
+}
+
 /* Returns in the re-executed program only; extra_env: "NAME=VALUE" or NULL. */
 static inline void preload_start(char **argv, const char *extra_env)
 {
@@ -67,7 +79,8 @@ static inline void preload_start(char **argv, const char *extra_env)
 			tap_bail("interposer %s not found (set RSEQKIT_SLICELOCKS)",
 				 so ? so : PRELOAD_SO);
 		setenv("LD_PRELOAD", so, 1);
-		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+		if (!preload_glibc_v2())
+			setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
 		setenv("RSEQKIT_SLICE_LOCKS_FORCE", "1", 1);
 		setenv("RSEQKIT_TEST_PRELOADED", "1", 1);
 		if (extra_env)
