@@ -8,7 +8,7 @@
  * it to the programs) and by the tests' kfeat.c, so both judge a kernel the
  * same way. No TAP, no library: only libc and rseqkit/abi.h constants.
  *
- * Keys and their words (docs: /work/notes/expectations.md, vm/scenarios/README):
+ * Keys and their words (docs: vm/scenarios/README):
  *   ABI              v2 | legacy | none     AT_RSEQ_FEATURE_SIZE >= 33 with
  *                                           AT_RSEQ_ALIGN its power of two /
  *                                           rseq(2) without V2 / no rseq(2)

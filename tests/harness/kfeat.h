@@ -10,7 +10,7 @@
  * test then runs with the promised answer (and fails where the kernel falls
  * short). Where a test still has to skip for want of a feature, it calls
  * kfeat_missing() (a failure if the scenario promises the feature).
- * See /work/notes/expectations.md and vm/scenarios/README.
+ * See vm/scenarios/README.
  */
 #ifndef RSEQKIT_KFEAT_H
 #define RSEQKIT_KFEAT_H
