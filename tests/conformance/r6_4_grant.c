@@ -372,7 +372,7 @@ static void phase_expiry(void)
 	tap_ok(got && after == 0,
 	       "R6.5: a grant held past slice_ext_nsec is revoked (slice_ctrl 0x%x)", after);
 	tap_ok(got && i1 > i0, "R6.5: ... and the thread was scheduled out (%llu involuntary "
-	       "switches)", (unsigned long long)(i1 - i0));
+	       "switches)", got ? (unsigned long long)(i1 - i0) : 0ULL);
 	if (k.stats)
 		tap_ok(b.sexpir > a.sexpir, "R6.5: ... counted as expired (+%llu)",
 		       (unsigned long long)(b.sexpir - a.sexpir));
