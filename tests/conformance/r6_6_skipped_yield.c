@@ -166,37 +166,18 @@ static void mode_cases(enum ct_skip m, const struct kfeat *k, int cpu, int other
 
 int main(int argc, char **argv)
 {
-	struct ct_area probe;
 	struct kfeat k;
-	const char *why;
-	long knob = -1, nsec;
-	char text[32];
 	int cpu, other;
 
 	(void)argc;
-	ct_start(argv, &k, "R6.6");
-	why = ct_slice_setup(&probe, &k, 0);
-	if (why)
-		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_SLICE, "on"), "R6.6: %s", why);
-	ct_area_unregister(&probe);
-	if (ct_ncpus() < 2)
-		tap_skip_all("R6.6: needs two CPUs (the hostile and its RT waker on one, the "
-			     "tracer on the other)");
-	if (geteuid() != 0)
-		tap_skip_all("R6.6: needs root (SCHED_FIFO, debugfs rseq/slice_ext_nsec)");
-	if (ct_knob_read(&knob))
-		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_KNOB, "yes"),
-				  "R6.7: no debugfs %s to set for the run", CT_SLICE_KNOB);
-	snprintf(text, sizeof(text), "%ld", KNOB_NSEC);
-	if (ct_knob_write(text) || ct_knob_read(&nsec) || nsec != KNOB_NSEC)
-		tap_bail("R6.7: cannot set %s to %ld", CT_SLICE_KNOB, KNOB_NSEC);
+	ct_hostile_start(argv, &k, "R6.6",
+			 "the hostile and its RT waker on one, the tracer on the other", KNOB_NSEC);
 	cpu = ct_cpu(1);
 	other = ct_cpu(0);
 	if (tap_pin_cpu(other))
 		tap_bail("pin to CPU %d", other);
 	for (int m = 0; m < CT_SKIP_COUNT; m++)
 		mode_cases((enum ct_skip)m, &k, cpu, other);
-	snprintf(text, sizeof(text), "%ld", knob);
-	ct_knob_write(text);
+	ct_knob_restore();
 	return tap_done();
 }

@@ -154,33 +154,17 @@ static void phase(enum ct_skip m, const struct kfeat *k, int cpu, int other,
 
 int main(int argc, char **argv)
 {
-	struct ct_area probe;
 	struct kfeat k;
-	const char *why;
-	long knob = -1, nsec;
-	char text[32];
+	long nsec;
 	const char *clock = getenv("RSEQKIT_CLOCK");
 	bool icount = clock && !strcmp(clock, "icount");
 	struct bounds bd;
 	int cpu, other;
 
 	(void)argc;
-	ct_start(argv, &k, "R6.9");
-	why = ct_slice_setup(&probe, &k, 0);
-	if (why)
-		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_SLICE, "on"), "R6.9: %s", why);
-	ct_area_unregister(&probe);
-	if (ct_ncpus() < 2)
-		tap_skip_all("R6.9: needs two CPUs (the hostile and its victim on one, the tracer "
-			     "on the other)");
-	if (geteuid() != 0)
-		tap_skip_all("R6.9: needs root (SCHED_FIFO, debugfs rseq/slice_ext_nsec)");
-	if (ct_knob_read(&knob))
-		kfeat_missing_all(&k, kfeat_promises(&k, KFACTS_KNOB, "yes"),
-				  "R6.7: no debugfs %s to set for the run", CT_SLICE_KNOB);
-	snprintf(text, sizeof(text), "%ld", KNOB_NSEC);
-	if (ct_knob_write(text) || ct_knob_read(&nsec) || nsec != KNOB_NSEC)
-		tap_bail("R6.7: cannot set %s to %ld", CT_SLICE_KNOB, KNOB_NSEC);
+	nsec = ct_hostile_start(argv, &k, "R6.9",
+				"the hostile and its victim on one, the tracer on the other",
+				KNOB_NSEC);
 	bd.run = (uint64_t)nsec + HOSTILE_RUN_SLACK_NS;
 	bd.wake = (uint64_t)nsec + (icount ? ICOUNT_WAKE_SLACK_NS : TCG_HOST_WAKE_SLACK_NS);
 	/* The victim's CPU is the second one: the first takes the console
@@ -197,7 +181,6 @@ int main(int argc, char **argv)
 		 "sgrant | sexpir | srevok | syield | sabort | holds |");
 	for (int m = 0; m < CT_SKIP_COUNT; m++)
 		phase((enum ct_skip)m, &k, cpu, other, &bd);
-	snprintf(text, sizeof(text), "%ld", knob);
-	ct_knob_write(text);
+	ct_knob_restore();
 	return tap_done();
 }

@@ -878,3 +878,28 @@ int ct_hostile_run(struct ct_hostile *h, struct ct_rt_sleeper *sleeper, uint64_t
 }
 
 #endif
+
+long ct_hostile_start(char **argv, struct kfeat *k, const char *rule, const char *two_cpus,
+		      long nsec)
+{
+	struct ct_area probe;
+	const char *why;
+	long now;
+
+	ct_start(argv, k, rule);
+	why = ct_slice_setup(&probe, k, 0);
+	if (why)
+		kfeat_missing_all(k, kfeat_promises(k, KFACTS_SLICE, "on"), "%s: %s", rule, why);
+	ct_area_unregister(&probe);
+	if (ct_ncpus() < 2)
+		tap_skip_all("%s: needs two CPUs (%s)", rule, two_cpus);
+	if (geteuid() != 0)
+		tap_skip_all("%s: needs root (SCHED_FIFO, debugfs rseq/slice_ext_nsec)", rule);
+	if (ct_knob_read(&now))
+		kfeat_missing_all(k, kfeat_promises(k, KFACTS_KNOB, "yes"),
+				  "R6.7: no debugfs %s to set for the run", CT_SLICE_KNOB);
+	ct_knob_set(nsec);
+	if (ct_knob_read(&now) || now != nsec)
+		tap_bail("R6.7: cannot set %s to %ld", CT_SLICE_KNOB, nsec);
+	return now;
+}

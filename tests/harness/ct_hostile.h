@@ -133,6 +133,16 @@ struct ct_rt_sleeper {
 
 /* Start on cpu at SCHED_FIFO priority 50; returns 0 or -errno (-EPERM
  * without root). */
+/*
+ * The common start of the R6.6 and R6.9 programs: ct_start(), a V2 area that
+ * offers slice extensions (missing where the scenario promises them fails),
+ * two CPUs (@two_cpus says what for), root, and debugfs slice_ext_nsec set to
+ * @nsec for the run (ct_knob_restore() puts the old value back). Skips or
+ * bails with @rule in the reason; returns the knob as read back (== @nsec).
+ */
+long ct_hostile_start(char **argv, struct kfeat *k, const char *rule, const char *two_cpus,
+		      long nsec);
+
 int ct_rt_sleeper_start(struct ct_rt_sleeper *s, int cpu, unsigned int period_us);
 void ct_rt_sleeper_stop(struct ct_rt_sleeper *s);
 
