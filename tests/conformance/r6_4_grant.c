@@ -42,33 +42,10 @@
 static struct kfeat k;
 static struct rseqkit_abi_rseq *rs;
 
-/* slice_ctrl's offset in the spec's table (R2), not the header's. */
-#define OFF_SLICE_CTRL 28
-
-/* Spin (no syscall) until slice_ctrl differs from `from` or the window
- * passed; returns the first different word (or `from`). One 32-bit load
- * at the raw offset per look, so the word seen is one the kernel wrote
- * whole, at the place R2 says. */
+/* Watch slice_ctrl at R2's raw offset (ct_slice_wait_change()). */
 static uint32_t wait_change(uint32_t from, uint64_t window_ns)
 {
-	uint64_t end = tap_now_ns() + window_ns;
-	bool extended = false;
-	uint32_t w;
-
-	for (;;) {
-		w = *(const volatile uint32_t *)((const char *)rs + OFF_SLICE_CTRL);
-		if (w != from)
-			return w;
-		if (tap_now_ns() < end)
-			continue;
-		/* A loaded host can stop the virtual CPU long enough for the
-		 * guest clock to jump past the window in one step: give the
-		 * interrupts that were due a moment to arrive. */
-		if (extended)
-			return from;
-		extended = true;
-		end = tap_now_ns() + CT_NS_PER_MS;
-	}
+	return ct_slice_wait_change(rs, from, window_ns);
 }
 
 /* Lower the request and end a grant that may have come meanwhile, so the

@@ -52,27 +52,6 @@ struct forge {
 	uint32_t word;		/* what user space writes while granted */
 };
 
-static uint32_t wait_change(struct rseqkit_abi_rseq *rs, uint32_t from, uint64_t window_ns)
-{
-	uint64_t end = tap_now_ns() + window_ns;
-	bool extended = false;
-	uint32_t w;
-
-	for (;;) {
-		w = ct_slice_ctrl(rs);
-		if (w != from)
-			return w;
-		if (tap_now_ns() < end)
-			continue;
-		/* A loaded host can stop the virtual CPU long enough for the
-		 * guest clock to jump past the window: let due interrupts in. */
-		if (extended)
-			return from;
-		extended = true;
-		end = tap_now_ns() + CT_NS_PER_MS;
-	}
-}
-
 /* Child: get a grant, forge the word, make a syscall (see the top). */
 static int forge_child(void *arg)
 {
@@ -89,7 +68,7 @@ static int forge_child(void *arg)
 		uint32_t w;
 
 		ct_set_request(a.rs, 1);
-		if (wait_change(a.rs, CT_WORD_REQUEST, 100 * CT_NS_PER_MS) != CT_WORD_GRANTED) {
+		if (ct_slice_wait_change(a.rs, CT_WORD_REQUEST, 100 * CT_NS_PER_MS) != CT_WORD_GRANTED) {
 			ct_set_request(a.rs, 0);
 			if (ct_granted(a.rs))
 				ct_slice_yield();

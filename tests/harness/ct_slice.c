@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +151,27 @@ void ct_noise_stop(struct ct_noise *n)
 	n->stop = 1;
 	pthread_join(n->thread, NULL);
 	free(n);
+}
+
+/* slice_ctrl's offset in the spec's table (R2). */
+#define CT_R2_OFF_SLICE_CTRL 28
+
+uint32_t ct_slice_wait_change(const struct rseqkit_abi_rseq *rs, uint32_t from,
+			      uint64_t window_ns)
+{
+	uint64_t end = tap_now_ns() + window_ns;
+	bool extended = false;
+	uint32_t w;
+
+	for (;;) {
+		w = *(const volatile uint32_t *)((const char *)rs + CT_R2_OFF_SLICE_CTRL);
+		if (w != from)
+			return w;
+		if (tap_now_ns() < end)
+			continue;
+		if (extended)
+			return from;
+		extended = true;
+		end = tap_now_ns() + CT_NS_PER_MS;
+	}
 }

@@ -76,6 +76,17 @@ static inline uint32_t ct_slice_ctrl(const struct rseqkit_abi_rseq *rs)
 	return *(const volatile uint32_t *)&rs->slice_ctrl.all;
 }
 
+/*
+ * Spin (no syscall) until slice_ctrl differs from @from or @window_ns passed;
+ * returns the first different word (or @from). One 32-bit load at the spec's
+ * raw offset 28 (R2, not the header's field) per look, so the word seen is
+ * one the kernel wrote whole, at the place R2 says. A loaded host can stop
+ * the virtual CPU long enough for the guest clock to jump past the window in
+ * one step: the window is extended once by 1 ms for interrupts that were due.
+ */
+uint32_t ct_slice_wait_change(const struct rseqkit_abi_rseq *rs, uint32_t from,
+			      uint64_t window_ns);
+
 /* A thread pinned to cpu that sleeps period_us in a loop until stopped:
  * each wake-up is a timer interrupt that asks to preempt whoever runs on
  * that CPU. */
