@@ -28,19 +28,13 @@
 
 struct slicelocks_real slicelocks_real;
 
-/* glibc exports these aliases since 2.2.5 (libpthread, libc since 2.34). */
-extern int __pthread_mutex_lock(pthread_mutex_t *);
-extern int __pthread_mutex_trylock(pthread_mutex_t *);
-extern int __pthread_mutex_unlock(pthread_mutex_t *);
-extern int __pthread_rwlock_rdlock(pthread_rwlock_t *);
-extern int __pthread_rwlock_tryrdlock(pthread_rwlock_t *);
-extern int __pthread_rwlock_wrlock(pthread_rwlock_t *);
-extern int __pthread_rwlock_trywrlock(pthread_rwlock_t *);
-extern int __pthread_rwlock_unlock(pthread_rwlock_t *);
-extern int __pthread_mutex_init(pthread_mutex_t *, const pthread_mutexattr_t *);
-extern int __pthread_mutex_destroy(pthread_mutex_t *);
-extern int __pthread_rwlock_init(pthread_rwlock_t *, const pthread_rwlockattr_t *);
-extern int __pthread_rwlock_destroy(pthread_rwlock_t *);
+/* glibc exports the internal aliases since 2.2.5 (libpthread, libc since 2.34). */
+#define ALIAS_ALIASED(slot, params) extern int __pthread_##slot params;
+#define ALIAS_MUST(slot, params)
+#define ALIAS_VERSIONED(slot, params)
+#define ALIAS_OPTIONAL(slot, params)
+#define DECLARE_ALIAS(slot, how, params, args) ALIAS_##how(slot, params)
+SLICELOCKS_FUNCS(DECLARE_ALIAS)
 
 #if defined(__x86_64__)
 # define COND_VERSION "GLIBC_2.3.2"
@@ -77,87 +71,43 @@ static void *must(const char *name, const char *version)
 	return p;
 }
 
-#define SET(slot, name, version) \
-	__atomic_store_n(&slicelocks_real.slot, \
-			 (__typeof__(slicelocks_real.slot))must(name, version), __ATOMIC_RELAXED)
-/* Functions glibc added later (clock*: 2.30); NULL when absent. */
-#define SET_OPT(slot, name) \
-	__atomic_store_n(&slicelocks_real.slot, \
-			 (__typeof__(slicelocks_real.slot))next(name, NULL), __ATOMIC_RELAXED)
+#define STORE(slot, p) \
+	__atomic_store_n(&slicelocks_real.slot, (__typeof__(slicelocks_real.slot))(p), \
+			 __ATOMIC_RELAXED)
+#define RESOLVE_ALIASED(slot)	STORE(slot, must("pthread_" #slot, NULL))
+#define RESOLVE_MUST(slot)	STORE(slot, must("pthread_" #slot, NULL))
+#define RESOLVE_VERSIONED(slot)	STORE(slot, must("pthread_" #slot, COND_VERSION))
+#define RESOLVE_OPTIONAL(slot)	STORE(slot, next("pthread_" #slot, NULL))
+#define RESOLVE(slot, how, params, args) RESOLVE_##how(slot);
 
 /*
  * Fill the table. Idempotent and thread-safe (each thread stores the same
  * values); a recursive call from inside dlsym on the same thread returns at
- * once, and the wrapper that triggered it uses the fallbacks below.
+ * once, and the wrapper that triggered it uses the aliases below.
  */
 void slicelocks_resolve(void)
 {
 	if (resolving)
 		return;
 	resolving = true;
-	SET(mutex_trylock, "pthread_mutex_trylock", NULL);
-	SET(mutex_unlock, "pthread_mutex_unlock", NULL);
-	SET(mutex_timedlock, "pthread_mutex_timedlock", NULL);
-	SET_OPT(mutex_clocklock, "pthread_mutex_clocklock");
-	SET(mutex_init, "pthread_mutex_init", NULL);
-	SET(mutex_destroy, "pthread_mutex_destroy", NULL);
-	SET(spin_init, "pthread_spin_init", NULL);
-	SET(spin_destroy, "pthread_spin_destroy", NULL);
-	SET(rwlock_init, "pthread_rwlock_init", NULL);
-	SET(rwlock_destroy, "pthread_rwlock_destroy", NULL);
-	SET(spin_lock, "pthread_spin_lock", NULL);
-	SET(spin_trylock, "pthread_spin_trylock", NULL);
-	SET(spin_unlock, "pthread_spin_unlock", NULL);
-	SET(rwlock_rdlock, "pthread_rwlock_rdlock", NULL);
-	SET(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", NULL);
-	SET(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", NULL);
-	SET_OPT(rwlock_clockrdlock, "pthread_rwlock_clockrdlock");
-	SET(rwlock_wrlock, "pthread_rwlock_wrlock", NULL);
-	SET(rwlock_trywrlock, "pthread_rwlock_trywrlock", NULL);
-	SET(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", NULL);
-	SET_OPT(rwlock_clockwrlock, "pthread_rwlock_clockwrlock");
-	SET(rwlock_unlock, "pthread_rwlock_unlock", NULL);
-	SET(cond_wait, "pthread_cond_wait", COND_VERSION);
-	SET(cond_timedwait, "pthread_cond_timedwait", COND_VERSION);
-	SET_OPT(cond_clockwait, "pthread_cond_clockwait");
-	SET(mutex_lock, "pthread_mutex_lock", NULL);
+	SLICELOCKS_FUNCS(RESOLVE)
 	resolving = false;
 }
 
 /* The slow way to the real lock: while this thread fills the table (a
- * callback from inside dlsym), glibc's internal alias. */
-#define DEFINE_SLOW(fn, type, fallback) \
-int slicelocks_slow_##fn(type *l) \
+ * callback from inside dlsym, or an allocator initializing its mutexes
+ * there), glibc's internal alias. */
+#define SLOW_ALIASED(slot, params, args) \
+int slicelocks_slow_##slot params \
 { \
 	slicelocks_resolve(); \
-	return slicelocks_real.fn ? slicelocks_real.fn(l) : fallback(l); \
+	return slicelocks_real.slot ? slicelocks_real.slot args : __pthread_##slot args; \
 }
-
-DEFINE_SLOW(mutex_lock, pthread_mutex_t, __pthread_mutex_lock)
-DEFINE_SLOW(mutex_trylock, pthread_mutex_t, __pthread_mutex_trylock)
-DEFINE_SLOW(mutex_unlock, pthread_mutex_t, __pthread_mutex_unlock)
-DEFINE_SLOW(rwlock_rdlock, pthread_rwlock_t, __pthread_rwlock_rdlock)
-DEFINE_SLOW(rwlock_tryrdlock, pthread_rwlock_t, __pthread_rwlock_tryrdlock)
-DEFINE_SLOW(rwlock_wrlock, pthread_rwlock_t, __pthread_rwlock_wrlock)
-DEFINE_SLOW(rwlock_trywrlock, pthread_rwlock_t, __pthread_rwlock_trywrlock)
-DEFINE_SLOW(rwlock_unlock, pthread_rwlock_t, __pthread_rwlock_unlock)
-DEFINE_SLOW(mutex_destroy, pthread_mutex_t, __pthread_mutex_destroy)
-DEFINE_SLOW(rwlock_destroy, pthread_rwlock_t, __pthread_rwlock_destroy)
-
-/* Allocators initialize their mutexes from inside dlsym too. */
-int slicelocks_slow_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
-{
-	slicelocks_resolve();
-	return slicelocks_real.mutex_init ? slicelocks_real.mutex_init(m, a) :
-	       __pthread_mutex_init(m, a);
-}
-
-int slicelocks_slow_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a)
-{
-	slicelocks_resolve();
-	return slicelocks_real.rwlock_init ? slicelocks_real.rwlock_init(l, a) :
-	       __pthread_rwlock_init(l, a);
-}
+#define SLOW_MUST(slot, params, args)
+#define SLOW_VERSIONED(slot, params, args)
+#define SLOW_OPTIONAL(slot, params, args)
+#define DEFINE_SLOW(slot, how, params, args) SLOW_##how(slot, params, args)
+SLICELOCKS_FUNCS(DEFINE_SLOW)
 
 /* Any other slot: resolve; NULL only inside a recursive lookup (never seen:
  * dlsym and allocators use no spin locks, condition variables or timed

@@ -29,36 +29,57 @@
 
 #define SLICELOCKS_EXPORT __attribute__((visibility("default")))
 
-/* The next definitions of the wrapped functions (glibc's, or another
- * interposer's), resolved with dlsym(RTLD_NEXT) / dlvsym. */
+/*
+ * Every wrapped function, once: X(slot, how, parameters, arguments). The
+ * slot of struct slicelocks_real holds the next definition of
+ * pthread_<slot> (glibc's, or another interposer's), resolved with
+ * dlsym(RTLD_NEXT) / dlvsym (real.c). How it is resolved:
+ *  ALIASED  must exist; until it is resolved (a lookup recursing into the
+ *           wrappers) calls go to glibc's internal alias __pthread_<slot>
+ *           through slicelocks_slow_<slot>() (use REAL_CALL)
+ *  MUST     must exist (use REAL)
+ *  VERSIONED must exist, in the version the program binds (cond.c)
+ *  OPTIONAL added by a later glibc (clock*: 2.30), NULL when absent
+ * The table is in resolution order: mutex_lock comes last so that every
+ * lookup made while resolving finds it unresolved and takes the alias.
+ */
+#define SLICELOCKS_FUNCS(X) \
+	X(mutex_trylock, ALIASED, (pthread_mutex_t *m), (m)) \
+	X(mutex_unlock, ALIASED, (pthread_mutex_t *m), (m)) \
+	X(mutex_timedlock, MUST, (pthread_mutex_t *m, const struct timespec *t), (m, t)) \
+	X(mutex_clocklock, OPTIONAL, \
+	  (pthread_mutex_t *m, clockid_t c, const struct timespec *t), (m, c, t)) \
+	X(mutex_init, ALIASED, (pthread_mutex_t *m, const pthread_mutexattr_t *a), (m, a)) \
+	X(mutex_destroy, ALIASED, (pthread_mutex_t *m), (m)) \
+	X(spin_init, MUST, (pthread_spinlock_t *l, int pshared), (l, pshared)) \
+	X(spin_destroy, MUST, (pthread_spinlock_t *l), (l)) \
+	X(rwlock_init, ALIASED, (pthread_rwlock_t *l, const pthread_rwlockattr_t *a), (l, a)) \
+	X(rwlock_destroy, ALIASED, (pthread_rwlock_t *l), (l)) \
+	X(spin_lock, MUST, (pthread_spinlock_t *l), (l)) \
+	X(spin_trylock, MUST, (pthread_spinlock_t *l), (l)) \
+	X(spin_unlock, MUST, (pthread_spinlock_t *l), (l)) \
+	X(rwlock_rdlock, ALIASED, (pthread_rwlock_t *l), (l)) \
+	X(rwlock_tryrdlock, ALIASED, (pthread_rwlock_t *l), (l)) \
+	X(rwlock_timedrdlock, MUST, (pthread_rwlock_t *l, const struct timespec *t), (l, t)) \
+	X(rwlock_clockrdlock, OPTIONAL, \
+	  (pthread_rwlock_t *l, clockid_t c, const struct timespec *t), (l, c, t)) \
+	X(rwlock_wrlock, ALIASED, (pthread_rwlock_t *l), (l)) \
+	X(rwlock_trywrlock, ALIASED, (pthread_rwlock_t *l), (l)) \
+	X(rwlock_timedwrlock, MUST, (pthread_rwlock_t *l, const struct timespec *t), (l, t)) \
+	X(rwlock_clockwrlock, OPTIONAL, \
+	  (pthread_rwlock_t *l, clockid_t c, const struct timespec *t), (l, c, t)) \
+	X(rwlock_unlock, ALIASED, (pthread_rwlock_t *l), (l)) \
+	X(cond_wait, VERSIONED, (pthread_cond_t *c, pthread_mutex_t *m), (c, m)) \
+	X(cond_timedwait, VERSIONED, \
+	  (pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t), (c, m, t)) \
+	X(cond_clockwait, OPTIONAL, \
+	  (pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, const struct timespec *t), \
+	  (c, m, k, t)) \
+	X(mutex_lock, ALIASED, (pthread_mutex_t *m), (m))
+
+#define SLICELOCKS_SLOT(slot, how, params, args) int (*slot) params;
 struct slicelocks_real {
-	int (*mutex_lock)(pthread_mutex_t *);
-	int (*mutex_trylock)(pthread_mutex_t *);
-	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
-	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
-	int (*mutex_unlock)(pthread_mutex_t *);
-	int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
-	int (*mutex_destroy)(pthread_mutex_t *);
-	int (*spin_init)(pthread_spinlock_t *, int);
-	int (*spin_destroy)(pthread_spinlock_t *);
-	int (*rwlock_init)(pthread_rwlock_t *, const pthread_rwlockattr_t *);
-	int (*rwlock_destroy)(pthread_rwlock_t *);
-	int (*spin_lock)(pthread_spinlock_t *);
-	int (*spin_trylock)(pthread_spinlock_t *);
-	int (*spin_unlock)(pthread_spinlock_t *);
-	int (*rwlock_rdlock)(pthread_rwlock_t *);
-	int (*rwlock_tryrdlock)(pthread_rwlock_t *);
-	int (*rwlock_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
-	int (*rwlock_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
-	int (*rwlock_wrlock)(pthread_rwlock_t *);
-	int (*rwlock_trywrlock)(pthread_rwlock_t *);
-	int (*rwlock_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
-	int (*rwlock_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
-	int (*rwlock_unlock)(pthread_rwlock_t *);
-	int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
-	int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-	int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
-			      const struct timespec *);
+	SLICELOCKS_FUNCS(SLICELOCKS_SLOT)
 };
 
 extern struct slicelocks_real slicelocks_real;
@@ -66,8 +87,8 @@ extern struct slicelocks_real slicelocks_real;
 /*
  * The real function for slot FN: resolved at load time by the constructor;
  * a wrapper called earlier (another library's constructor) resolves lazily
- * in slicelocks_slow(). Mutexes and rwlocks have slow paths of their own
- * that survive a lookup recursing into them (real.c).
+ * in slicelocks_slow(). ALIASED slots have slow paths of their own that
+ * survive a lookup recursing into them (REAL_CALL).
  */
 #define REAL(fn) \
 	(__builtin_expect(slicelocks_real.fn != NULL, 1) ? slicelocks_real.fn : \
@@ -78,18 +99,12 @@ extern struct slicelocks_real slicelocks_real;
 
 void slicelocks_resolve(void);
 void *slicelocks_slow(void *const *slot, const char *name);
-int slicelocks_slow_mutex_lock(pthread_mutex_t *m);
-int slicelocks_slow_mutex_trylock(pthread_mutex_t *m);
-int slicelocks_slow_mutex_unlock(pthread_mutex_t *m);
-int slicelocks_slow_rwlock_rdlock(pthread_rwlock_t *l);
-int slicelocks_slow_rwlock_tryrdlock(pthread_rwlock_t *l);
-int slicelocks_slow_rwlock_wrlock(pthread_rwlock_t *l);
-int slicelocks_slow_rwlock_trywrlock(pthread_rwlock_t *l);
-int slicelocks_slow_rwlock_unlock(pthread_rwlock_t *l);
-int slicelocks_slow_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a);
-int slicelocks_slow_mutex_destroy(pthread_mutex_t *m);
-int slicelocks_slow_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a);
-int slicelocks_slow_rwlock_destroy(pthread_rwlock_t *l);
+#define SLICELOCKS_SLOW_ALIASED(slot, params) int slicelocks_slow_##slot params;
+#define SLICELOCKS_SLOW_MUST(slot, params)
+#define SLICELOCKS_SLOW_VERSIONED(slot, params)
+#define SLICELOCKS_SLOW_OPTIONAL(slot, params)
+#define SLICELOCKS_SLOW_DECL(slot, how, params, args) SLICELOCKS_SLOW_##how(slot, params)
+SLICELOCKS_FUNCS(SLICELOCKS_SLOW_DECL)
 
 /* Options, read once by the constructor (rseqkit run sets them). */
 extern bool slicelocks_read_side;	/* RSEQKIT_SLICE_LOCKS_READ=1 */
