@@ -202,15 +202,10 @@ static void write_summary(const char *csv, struct bench_result res[NR_MODES][2],
 			  struct rseqkit_kstats *d, const bool *have, const double *ns_sw,
 			  double sw)
 {
-	char path[4096];
-	size_t len = strlen(csv);
 	struct utsname u;
 	FILE *f;
 
-	if (len > 4 && !strcmp(csv + len - 4, ".csv"))
-		len -= 4;
-	snprintf(path, sizeof(path), "%.*s-stats.csv", (int)len, csv);
-	f = fopen(path, "w");
+	f = bench_open_stats_csv(csv);
 	if (!f)
 		return;
 	uname(&u);

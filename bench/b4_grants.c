@@ -242,17 +242,9 @@ static const char *bound_verdict(unsigned long over)
 static void write_stats(const char *csv, const struct rseqkit_kstats *d, unsigned long traced,
 			unsigned long long max_ns, unsigned long long limit_ns, unsigned long over)
 {
-	char path[4096];
-	size_t len;
 	FILE *f;
 
-	if (!csv)
-		return;
-	len = strlen(csv);
-	if (len > 4 && !strcmp(csv + len - 4, ".csv"))
-		len -= 4;
-	snprintf(path, sizeof(path), "%.*s-stats.csv", (int)len, csv);
-	f = fopen(path, "w");
+	f = bench_open_stats_csv(csv);
 	if (!f)
 		return;
 	fprintf(f, "stats,granted,yielded,expired,aborted,revoked,traced,max_ns,limit_ns,over_limit,"

@@ -291,3 +291,17 @@ bool bench_case(const struct bench_opts *o, const char *bench, const char *name,
 	}
 	return true;
 }
+
+FILE *bench_open_stats_csv(const char *csv)
+{
+	char path[4096];
+	size_t len;
+
+	if (!csv)
+		return NULL;
+	len = strlen(csv);
+	if (len > 4 && !strcmp(csv + len - 4, ".csv"))
+		len -= 4;
+	snprintf(path, sizeof(path), "%.*s-stats.csv", (int)len, csv);
+	return fopen(path, "w");
+}

@@ -20,6 +20,7 @@
 #define RSEQKIT_BENCH_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /* One case: run n operations on the calling thread. tid is 0..T-1. */
 typedef void (*bench_fn)(void *ctx, int tid, long n);
@@ -51,6 +52,10 @@ bool bench_case(const struct bench_opts *o, const char *bench, const char *name,
 
 /* Print the header of the table (metadata on one comment line). */
 void bench_banner(const char *bench);
+
+/* The companion table of CSV: "b2.csv" -> "b2-stats.csv", opened for
+ * writing. NULL (nothing written) when CSV is NULL or it cannot be created. */
+FILE *bench_open_stats_csv(const char *csv);
 
 /*
  * The clock the numbers are in, from the VM harness (vm/qemu-run exports
