@@ -4,6 +4,22 @@
 # Rules for programs are generated: adding a .c file to src/, tools/rseqkit/,
 # tests/<tier>/ or bench/ is all it takes (see HACKING.md).
 
+# ARCH=aarch64 (or arm64) on another host: cross build with Debian's
+# $(CROSS_COMPILE)gcc into O=build-aarch64 (mk/cross.mk); the host build is
+# ARCH's default, the machine's own architecture.
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(patsubst arm64,aarch64,$(patsubst amd64,x86_64,$(ARCH)))
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(ARCH)-linux-gnu-
+O ?= build-$(ARCH)
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS_COMPILE)ar
+endif
+endif
 O ?= build
 override O := $(patsubst %/,%,$(O))
 CC ?= cc
@@ -66,7 +82,7 @@ BENCH_PROGS := $(BENCH_SRCS:.c=)
 
 .PHONY: all static lib tools tests benches check check-host check-long check-headers \
 	demo bench deps clean help
-.DEFAULT_GOAL := all
+.DEFAULT_GOAL := $(if $(filter $(HOST_ARCH),$(ARCH)),all,cross)
 
 all: lib tools tests benches
 lib: $(O)/lib/librseqkit.a $(O)/lib/librseqkit.so

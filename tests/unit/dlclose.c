@@ -26,6 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rseqkit/arch.h>
+
 #include "envrun.h"
 #include "tap.h"
 
@@ -45,9 +47,8 @@ static volatile int32_t cpu_after[NTHREADS];
 
 static int32_t area_cpu_id(void)
 {
-	char *tp;
+	char *tp = rseqkit_arch_thread_pointer();
 
-	__asm__ ("movq %%fs:0, %0" : "=r" (tp));
 	return *(volatile int32_t *)(tp + offset + 4);	/* cpu_id */
 }
 

@@ -74,9 +74,10 @@ static void on_alarm(int sig, siginfo_t *si, void *uc_)
 	sig_aborts++;
 #if defined(__x86_64__)
 	sig_landed = in_op && ip_in_section((uint64_t)uc->uc_mcontext.gregs[REG_RIP]) ? 2 : 1;
+#elif defined(__aarch64__)
+	sig_landed = in_op && ip_in_section((uint64_t)uc->uc_mcontext.pc) ? 2 : 1;
 #else
-	(void)uc;
-	sig_landed = in_op ? 2 : 1;
+# error "percpu_ops: the interrupted instruction pointer of this architecture"
 #endif
 }
 
