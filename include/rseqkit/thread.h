@@ -123,9 +123,9 @@ extern RSEQKIT_API uint32_t rseqkit_rseq_fields;
 
 /*
  * rseqkit_rseq_offset for the inline fast paths. It is written once, by the
- * library's constructor, before anything can use it; on x86_64 it is read
- * by an asm statement without memory inputs, which tells the compiler it is
- * a constant: kept in a register and hoisted out of loops, where a plain
+ * library's constructor, before anything can use it; on x86_64 and aarch64
+ * it is read by an asm statement without memory inputs, which tells the
+ * compiler it is a constant: kept in a register and hoisted out of loops, where a plain
  * load would be redone after every critical section ("memory" clobbers, and
  * its type aliases the uint64_t words the sections update) and after every
  * abort-path call.
@@ -140,6 +140,18 @@ static inline __attribute__((always_inline)) ptrdiff_t rseqkit__rs(void)
 		 "movq (%0), %0" : "=r" (v));
 # else
 	__asm__ ("movq rseqkit_rseq_offset(%%rip), %0" : "=r" (v));
+# endif
+	return v;
+#elif defined(__aarch64__)
+	ptrdiff_t v;
+
+# if defined(__PIC__)
+	__asm__ ("adrp %0, :got:rseqkit_rseq_offset\n\t"
+		 "ldr %0, [%0, :got_lo12:rseqkit_rseq_offset]\n\t"
+		 "ldr %0, [%0]" : "=r" (v));
+# else
+	__asm__ ("adrp %0, rseqkit_rseq_offset\n\t"
+		 "ldr %0, [%0, :lo12:rseqkit_rseq_offset]" : "=r" (v));
 # endif
 	return v;
 #else

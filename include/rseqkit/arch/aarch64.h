@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rseqkit/arch/aarch64.h - aarch64 primitives (the next architecture; only
- * the pieces generic code needs exist so far). Include <rseqkit/arch.h>.
+ * rseqkit/arch/aarch64.h - aarch64 primitives. Never included directly: use
+ * <rseqkit/arch.h>, which picks the file of the target architecture.
  */
 #ifndef RSEQKIT_ARCH_AARCH64_H
 #define RSEQKIT_ARCH_AARCH64_H
 
+/* tpidr_el0 holds the thread pointer (TLS variant I: the TCB is at it). */
 static inline void *rseqkit_arch_thread_pointer(void)
 {
 	void *tp;
@@ -14,32 +15,41 @@ static inline void *rseqkit_arch_thread_pointer(void)
 	return tp;
 }
 
-/* A byte at off from the thread pointer (see arch/x86_64.h). */
+/*
+ * One byte or halfword of the thread's rseq area at byte offset off from
+ * the thread pointer: one load or store with a register offset from
+ * tpidr_el0 (the mrs is not volatile, so a loop reads it once). Each is a
+ * compiler barrier ("memory"): the slice protocol needs its stores and
+ * loads in program order as the thread itself sees them, which is all the
+ * kernel needs (it reads the area of the thread it interrupted, on that
+ * CPU). See arch/x86_64.h.
+ */
 static inline void rseqkit_arch_tp_store_u8(long off, unsigned char v)
 {
-	__asm__ __volatile__ ("" : : : "memory");
-	*(volatile unsigned char *)((char *)rseqkit_arch_thread_pointer() + off) = v;
-	__asm__ __volatile__ ("" : : : "memory");
+	__asm__ __volatile__ ("strb %w1, [%0, %2]"
+			      : : "r" (rseqkit_arch_thread_pointer()), "rZ" (v), "r" (off)
+			      : "memory");
 }
 
 static inline unsigned char rseqkit_arch_tp_load_u8(long off)
 {
-	unsigned char v;
+	unsigned int v;
 
-	__asm__ __volatile__ ("" : : : "memory");
-	v = *(volatile unsigned char *)((char *)rseqkit_arch_thread_pointer() + off);
-	__asm__ __volatile__ ("" : : : "memory");
-	return v;
+	__asm__ __volatile__ ("ldrb %w0, [%1, %2]"
+			      : "=r" (v) : "r" (rseqkit_arch_thread_pointer()), "r" (off)
+			      : "memory");
+	return (unsigned char)v;
 }
 
+/* Two bytes (slice_ctrl's request and granted together), same rules. */
 static inline unsigned short rseqkit_arch_tp_load_u16(long off)
 {
-	unsigned short v;
+	unsigned int v;
 
-	__asm__ __volatile__ ("" : : : "memory");
-	v = *(volatile unsigned short *)((char *)rseqkit_arch_thread_pointer() + off);
-	__asm__ __volatile__ ("" : : : "memory");
-	return v;
+	__asm__ __volatile__ ("ldrh %w0, [%1, %2]"
+			      : "=r" (v) : "r" (rseqkit_arch_thread_pointer()), "r" (off)
+			      : "memory");
+	return (unsigned short)v;
 }
 
 static inline void rseqkit_arch_cpu_relax(void)
