@@ -9,6 +9,17 @@
  * flight: the fallback mode's equivalent of an RSEQ fence. */
 void rseqkit__fb_fence(int idx);
 
+/*
+ * Entries of the calling thread into the fallback code: every locked
+ * operation, the atomic-add fallbacks, and the inline atomic-add path's
+ * index refresh (its first operation in a thread always refreshes). Only
+ * counted, never read by the library: tests that link the static library
+ * read it to prove a thread ran its operations as critical sections
+ * (tests/unit/percpu_rseq_path.c).
+ */
+extern __thread unsigned long rseqkit__fb_thread_entries
+	__attribute__((tls_model("initial-exec")));
+
 /* Aligned, zeroed allocation of n slots of size sz (a multiple of the
  * cache line); NULL on failure. Free with free(). */
 void *rseqkit__slots_alloc(size_t n, size_t sz);

@@ -275,8 +275,11 @@ int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *ptr, long of
 /* Fallback index: cpu_id_start of the (unregistered, library-owned) area
  * holds the CPU of the last sched_getcpu(), so the inline reader needs no
  * test; refreshed every 64 fallback operations and after contention. */
+__thread unsigned long rseqkit__fb_thread_entries __attribute__((tls_model("initial-exec")));
+
 static void fb_refresh_index(void)
 {
+	rseqkit__fb_thread_entries++;
 	if (__builtin_expect(fb_ops++ % 64 == 0, 0))
 		rseqkit__fb_refresh();
 }
@@ -285,6 +288,8 @@ void rseqkit__fb_refresh(void)
 {
 	struct rseqkit_abi_rseq *rs;
 	int cpu;
+
+	rseqkit__fb_thread_entries++;
 
 	if (rseqkit__mode()->owner != RSEQKIT_OWNER_NONE)
 		return;		/* a kernel-maintained area: never write it */
