@@ -396,6 +396,60 @@ __asm__(
 	"	.size ct_cs_run, .-ct_cs_run\n");
 _Static_assert(RSEQKIT_SIG == 0x53053053U, "signature in the asm above");
 _Static_assert(CT_BAD_SIG == 0x53053054U, "bad signature in the asm above");
+#elif defined(__aarch64__)
+/*
+ * x0 = rs, x1 = desc, x2 = iters, x3 = stop: the same section as on x86_64.
+ * Each abort handler is preceded by its signature as an instruction word
+ * (.inst: brk #0x45e0 for RSEQKIT_SIG). An abort only moves the PC, so x0
+ * still holds rs there.
+ */
+__asm__(
+	"	.text\n"
+	"	.p2align 4\n"
+	"	.inst 0xd428bc00\n"
+	"	.globl ct_cs_abort_pre\n"
+	"	.hidden ct_cs_abort_pre\n"
+	"ct_cs_abort_pre:\n"
+	"	str xzr, [x0, #8]\n"
+	"	mov w0, #1\n"
+	"	ret\n"
+	"	.globl ct_cs_run\n"
+	"	.hidden ct_cs_run\n"
+	"	.type ct_cs_run, %function\n"
+	"	.p2align 4\n"
+	"ct_cs_run:\n"
+	"	str x1, [x0, #8]\n"
+	"	.globl ct_cs_start\n"
+	"	.hidden ct_cs_start\n"
+	"ct_cs_start:\n"
+	"1:	ldr w4, [x3]\n"
+	"	cbnz w4, 2f\n"
+	"	subs x2, x2, #1\n"
+	"	b.ne 1b\n"
+	"2:\n"
+	"	.globl ct_cs_end\n"
+	"	.hidden ct_cs_end\n"
+	"ct_cs_end:\n"
+	"	str xzr, [x0, #8]\n"
+	"	mov w0, #0\n"
+	"	ret\n"
+	"	.inst 0xd428bc00\n"
+	"	.globl ct_cs_abort\n"
+	"	.hidden ct_cs_abort\n"
+	"ct_cs_abort:\n"
+	"	str xzr, [x0, #8]\n"
+	"	mov w0, #1\n"
+	"	ret\n"
+	"	.inst 0xd428bc01\n"
+	"	.globl ct_cs_abort_badsig\n"
+	"	.hidden ct_cs_abort_badsig\n"
+	"ct_cs_abort_badsig:\n"
+	"	str xzr, [x0, #8]\n"
+	"	mov w0, #2\n"
+	"	ret\n"
+	"	.size ct_cs_run, .-ct_cs_run\n");
+_Static_assert(RSEQKIT_SIG == 0xd428bc00U, "signature in the asm above");
+_Static_assert(CT_BAD_SIG == 0xd428bc01U, "bad signature in the asm above");
 #else
 int ct_cs_run(struct rseqkit_abi_rseq *rs, const struct rseqkit_abi_cs *desc,
 	      uint64_t iters, const volatile int *stop)
@@ -412,7 +466,11 @@ enum ct_cs_where ct_cs_where(const void *ucontext)
 #if defined(__x86_64__)
 	const ucontext_t *uc = ucontext;
 	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-
+#elif defined(__aarch64__)
+	const ucontext_t *uc = ucontext;
+	uintptr_t ip = (uintptr_t)uc->uc_mcontext.pc;
+#endif
+#if defined(__x86_64__) || defined(__aarch64__)
 	if (ip == (uintptr_t)ct_cs_abort || ip == (uintptr_t)ct_cs_abort_pre ||
 	    ip == (uintptr_t)ct_cs_abort_badsig)
 		return CT_CS_AT_ABORT;

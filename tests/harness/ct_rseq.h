@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ct_rseq.h - helpers of the conformance suite (tests/conformance/): raw
- * rseq(2) registrations on self-allocated areas, a real x86_64 critical
- * section with a busy loop inside, and thread/CPU plumbing.
+ * rseq(2) registrations on self-allocated areas, a real critical section
+ * (x86_64, aarch64) with a busy loop inside, and thread/CPU plumbing.
  *
  * Conformance tests never use librseqkit's registration; they own their
  * areas and registrations (HACKING.md "Tests").
@@ -34,8 +34,9 @@ struct ct_area {
 /* The numbers the suite shares (names instead of repeated literals). */
 /* An area of this size is a whole page of its own (registrations, scribbles). */
 #define CT_PAGE 4096
-/* The start of x86_64's direct map: a kernel address that every user access
- * faults on (EFAULT for rseq(2), SIGSEGV for a descriptor pointer). */
+/* The start of x86_64's direct map, in the kernel half on arm64 too: a
+ * kernel address that every user access faults on (EFAULT for rseq(2),
+ * SIGSEGV for a descriptor pointer). */
 #define CT_KERNEL_ADDR 0xffff888000000000ULL
 /* A valid signature other than the registered RSEQKIT_SIG (R3.3, R3.4). */
 #define CT_OTHER_SIG (RSEQKIT_SIG ^ 0x1000)
@@ -144,7 +145,7 @@ int ct_sleep_switch(unsigned int us);
 void ct_thread_switches(uint64_t *vol, uint64_t *invol);
 
 /*
- * The critical section (x86_64).
+ * The critical section (x86_64, aarch64).
  *
  * ct_cs_run() stores desc into rs->rseq_cs, then spins inside
  * [ct_cs_start, ct_cs_end) until *stop != 0 or iters iterations have run,
@@ -153,7 +154,7 @@ void ct_thread_switches(uint64_t *vol, uint64_t *invol);
  * rs->rseq_cs and returns 1. ct_cs_abort_badsig is preceded by another
  * signature (for invalid-descriptor tests) and returns 2.
  */
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 # define CT_HAVE_CS 1
 #else
 # define CT_HAVE_CS 0
