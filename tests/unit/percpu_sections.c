@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The sections the per-CPU operations emit (rseqkit/arch/x86_64-percpu.h),
+ * The sections the per-CPU operations emit (rseqkit/arch/<arch>-percpu.h),
  * as debuggers and tools read them: every pointer of __rseq_cs_ptr_array
  * designates a descriptor in __rseq_cs (version 0, flags 0, 32-byte
  * aligned), whose abort handler lies outside the section and is preceded by

@@ -16,8 +16,8 @@
  *                ... comparisons (branches to C labels), injection loops ...
  *                final store (commit): str, or stlr for the _release variants
  *             2:
- *   __rseq_failure:  .inst RSEQKIT_SIG (brk #0x45e0: the 4 bytes before
- *             4:   abort_ip are the signature), b to the C abort label
+ *   subsection 1 of the text: .inst RSEQKIT_SIG (brk #0x45e0: the 4 bytes
+ *             4:   before abort_ip are the signature), b to the C abort label
  *
  * The thread's area is addressed from the thread pointer (tp = tpidr_el0,
  * passed in a register the compiler keeps across a loop) plus the offsets
@@ -123,13 +123,20 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 	"cmp w17, %w[idx]\n\t"						\
 	"b.ne 4f\n\t"
 
+/*
+ * The abort handler goes to subsection 1 of the section the compiler emits
+ * the function into (the end of that function's or object's text), not to
+ * a section of its own as on x86_64: the index check's b.ne reaches only
+ * +-1 MiB, and a separate section is placed after all of a program's text.
+ */
 #define RSEQKIT__CS_END							\
 	"2:\n\t"							\
-	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".subsection 1\n\t"						\
+	".balign 4\n\t"						\
 	".inst " RSEQKIT__STR(RSEQKIT__A64_SIG) "\n\t"			\
 	"4:\n\t"							\
 	"b %l[aborted]\n\t"						\
-	".popsection\n\t"
+	".subsection 0\n\t"
 
 /* Injection: a countdown of rseqkit_inject_loops[n] iterations. */
 #ifdef RSEQKIT_INJECT
@@ -159,7 +166,7 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 /* load_add_store: the word as an output, no "memory" clobber when allowed
  * (relaxed, see arch/x86_64-percpu.h). */
 #if RSEQKIT__ASM_GOTO_OUTPUT
-# define RSEQKIT__ADD_OUT(v)	[v] "+m" (*(v))
+# define RSEQKIT__ADD_OUT(v)	[v] "+Qo" (*(v))
 # define RSEQKIT__ADD_IN(v)
 # ifdef RSEQKIT_INJECT
 #  define RSEQKIT__ADD_CLOB	"memory", "cc"
@@ -168,7 +175,7 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 # endif
 #else
 # define RSEQKIT__ADD_OUT(v)
-# define RSEQKIT__ADD_IN(v)	[v] "m" (*(v)),
+# define RSEQKIT__ADD_IN(v)	[v] "Qo" (*(v)),
 # define RSEQKIT__ADD_CLOB	"memory", "cc"
 #endif
 
@@ -263,7 +270,7 @@ rseqkit__##name##_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
 		: RSEQKIT__CS_IN(rs, field, idx), [v] VC (*v),			\
-		  [expect] "r" (expect), [v2] "m" (*v2),			\
+		  [expect] "r" (expect), [v2] "Qo" (*v2),			\
 		  [newv2] "rZ" (newv2), [newv] "rZ" (newv) RSEQKIT__INJ_IN	\
 		: RSEQKIT__CS_CLOB						\
 		: aborted, ne);							\
@@ -371,8 +378,8 @@ rseqkit__load_cbne_load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int
 		"str %" R "[newv], %[v]\n\t"					\
 		RSEQKIT__CS_END							\
 		: /* no outputs */						\
-		: RSEQKIT__CS_IN(rs, field, idx), [v] "m" (*v),		\
-		  [expect] "r" (expect), [v2] "m" (*v2),			\
+		: RSEQKIT__CS_IN(rs, field, idx), [v] "Qo" (*v),		\
+		  [expect] "r" (expect), [v2] "Qo" (*v2),			\
 		  [expect2] "r" (expect2), [newv] "rZ" (newv) RSEQKIT__INJ_IN	\
 		: RSEQKIT__CS_CLOB						\
 		: aborted, ne, ne2);						\
@@ -385,10 +392,10 @@ ne2:										\
 			 expect, v2, expect2, newv));				\
 }										\
 										\
-RSEQKIT__A64_CBNE_STORE(sfx, T, R, load_cbne_store, "str", "m")		\
-RSEQKIT__A64_CBNE_STORE_STORE(sfx, T, R, load_cbne_store_store, "str", "m")	\
+RSEQKIT__A64_CBNE_STORE(sfx, T, R, load_cbne_store, "str", "Qo")		\
+RSEQKIT__A64_CBNE_STORE_STORE(sfx, T, R, load_cbne_store_store, "str", "Qo")	\
 RSEQKIT__A64_CBNE_STORE_STORE(sfx, T, R, load_cbne_store_store_release, "stlr", "Q") \
-RSEQKIT__A64_CBNE_MEMCPY_STORE(sfx, T, R, load_cbne_memcpy_store, "str", "m")	\
+RSEQKIT__A64_CBNE_MEMCPY_STORE(sfx, T, R, load_cbne_memcpy_store, "str", "Qo")	\
 RSEQKIT__A64_CBNE_MEMCPY_STORE(sfx, T, R, load_cbne_memcpy_store_release, "stlr", "Q")
 
 RSEQKIT__A64_OPS(u32, uint32_t, "w")
@@ -420,7 +427,7 @@ rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, in
 		"str x16, %[v]\n\t"
 		RSEQKIT__CS_END
 		: [head] "=&r" (head)
-		: RSEQKIT__CS_IN(rs, field, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
+		: RSEQKIT__CS_IN(rs, field, idx), [v] "Qo" (*v), [expectnot] "r" (expectnot),
 		  [voffp] "r" (voffp) RSEQKIT__INJ_IN
 #else
 		"ldr x16, %[v]\n\t"
@@ -433,8 +440,8 @@ rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, in
 		"str x16, %[v]\n\t"
 		RSEQKIT__CS_END
 		: /* no outputs */
-		: RSEQKIT__CS_IN(rs, field, idx), [v] "m" (*v), [expectnot] "r" (expectnot),
-		  [voffp] "r" (voffp), [load] "m" (*load) RSEQKIT__INJ_IN
+		: RSEQKIT__CS_IN(rs, field, idx), [v] "Qo" (*v), [expectnot] "r" (expectnot),
+		  [voffp] "r" (voffp), [load] "Qo" (*load) RSEQKIT__INJ_IN
 #endif
 		: RSEQKIT__CS_CLOB
 		: aborted, eq);
@@ -468,7 +475,7 @@ rseqkit__load_add_load_load_add_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, int 
 		"str x17, [x16]\n\t"
 		RSEQKIT__CS_END
 		: /* no outputs */
-		: RSEQKIT__CS_IN(rs, field, idx), [ptr] "m" (*ptr), [off] "r" (off),
+		: RSEQKIT__CS_IN(rs, field, idx), [ptr] "Qo" (*ptr), [off] "r" (off),
 		  [inc] "r" (inc) RSEQKIT__INJ_IN
 		: RSEQKIT__CS_CLOB
 		: aborted);
