@@ -184,10 +184,23 @@ void rseqkit__fb_fence(int idx)
 
 static void fb_refresh_index(void);
 
+/*
+ * Every rseqkit__fb_*() is the whole abort path of its inline operation:
+ * unless the process uses the fallbacks, register the thread if needed
+ * and have the caller retry. (Code compiled against older headers called
+ * them only in the fallback mode, where this test passes through.)
+ */
+#define FB_ABORTED()							\
+	do {								\
+		if (!rseqkit__percpu_aborted())				\
+			return -EAGAIN;					\
+	} while (0)
+
 #define FB_LOCKED(idx, call)						\
 	do {								\
 		uintptr_t *l_;						\
 									\
+		FB_ABORTED();						\
 		fb_refresh_index();					\
 		l_ = fb_lock(idx);					\
 		int r_ = (call);					\
@@ -209,6 +222,7 @@ int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect, uint6
 int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count)
 {
 	(void)idx;
+	FB_ABORTED();
 	fb_refresh_index();
 	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
 	return 0;
@@ -217,6 +231,7 @@ int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count)
 int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count)
 {
 	(void)idx;
+	FB_ABORTED();
 	fb_refresh_index();
 	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
 	return 0;

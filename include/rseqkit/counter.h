@@ -48,15 +48,14 @@ RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
 static inline __attribute__((always_inline)) int
 rseqkit__counter_add_k(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
-	struct rseqkit_counter_slot *slots = c->slots;
-	int idx;
+	ptrdiff_t rs = rseqkit__rs();
+	unsigned long idx;
 
 	do {
-		idx = rseqkit_percpu_index_ctx(&pc);
-	} while (__builtin_expect(rseqkit_load_add_store_u64_ctx(&pc, idx, &slots[idx].v,
-								 (uint64_t)n) != 0, 0));
-	return idx;
+		idx = rseqkit__index_k(kind, rs);
+	} while (__builtin_expect(rseqkit__load_add_store_u64_k(kind, rs, (int)idx,
+					&c->slots[idx].v, (uint64_t)n) != 0, 0));
+	return (int)idx;
 }
 
 /* Add n on the calling thread's index; returns the index used. */

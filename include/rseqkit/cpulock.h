@@ -63,24 +63,24 @@ RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
 static inline __attribute__((always_inline)) int
 rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_cpulock_slot *slots = l->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
-		int ret = rseqkit_load_cbne_store_u32_ctx(&pc, idx, &slots[idx].locked, 0, 1);
+		unsigned long idx = rseqkit__index_k(kind, rs);
+		int ret = rseqkit__load_cbne_store_u32_k(kind, rs, (int)idx, &slots[idx].locked, 0, 1);
 
 		if (__builtin_expect(ret == 0, 1)) {
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
 			RSEQKIT_CPULOCK_SLICE_BEGIN();
-			return idx;
+			return (int)idx;
 		}
 		if (ret > 0 && !wait)
 			return -EBUSY;
 		if (ret > 0) {	/* held: its holder was preempted or migrated */
 			idx = rseqkit__cpulock_lock_contended(l);
 			RSEQKIT_CPULOCK_SLICE_BEGIN();
-			return idx;
+			return (int)idx;
 		}
 	}
 }

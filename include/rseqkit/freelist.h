@@ -66,11 +66,11 @@ rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 			       struct rseqkit_freelist_node *first,
 			       struct rseqkit_freelist_node *last, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		struct rseqkit_freelist_slot *s = &slots[idx];
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
@@ -79,9 +79,9 @@ rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 			continue;
 		}
 		last->next = (struct rseqkit_freelist_node *)head;
-		if (__builtin_expect(rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&s->head,
+		if (__builtin_expect(rseqkit__load_cbne_store_u64_k(kind, rs, (int)idx, (uint64_t *)&s->head,
 					(uint64_t)head, (uint64_t)(intptr_t)first) == 0, 1))
-			return idx;
+			return (int)idx;
 	}
 }
 
@@ -107,19 +107,22 @@ rseqkit_freelist_push(struct rseqkit_freelist *fl,
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit__freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		intptr_t load;
-		int ret = rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx,
+		int ret = rseqkit__load_cbeq_store_add_load_store_ptr_k(kind, rs, (int)idx,
 				&slots[idx].head, 0,
 				offsetof(struct rseqkit_freelist_node, next), &load);
 
-		if (__builtin_expect(ret == 0, 1))
+		if (__builtin_expect(ret == 0, 1)) {
+			if (!load)	/* the section exits when the head is NULL */
+				__builtin_unreachable();
 			return load == RSEQKIT__FL_STOPPED ? NULL :
 			       (struct rseqkit_freelist_node *)load;
+		}
 		if (ret > 0)
 			return NULL;
 	}
@@ -138,17 +141,17 @@ rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit__freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		struct rseqkit_freelist_slot *s = &slots[idx];
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
 		if (!head || head == RSEQKIT__FL_STOPPED)
 			return NULL;
-		if (rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&s->head,
+		if (rseqkit__load_cbne_store_u64_k(kind, rs, (int)idx, (uint64_t *)&s->head,
 						(uint64_t)head, 0) == 0)
 			return (struct rseqkit_freelist_node *)head;
 	}

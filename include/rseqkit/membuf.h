@@ -64,12 +64,12 @@ RSEQKIT_API long rseqkit_membuf_drain(struct rseqkit_membuf *b, int idx, void *o
 static inline __attribute__((always_inline)) int
 rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		struct rseqkit_membuf_slot *s = &slots[idx];
 		uint64_t count;
 
@@ -77,7 +77,7 @@ rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_
 			continue;	/* waited for a drain */
 		if (count >= b->capacity)
 			return -ENOSPC;
-		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_release_u64_ctx(&pc, idx,
+		if (__builtin_expect(rseqkit__load_cbne_memcpy_store_release_u64_k(kind, rs, (int)idx,
 				&s->count, count, s->data + count * sz, item, sz,
 				count + 1) == 0, 1))
 			return 0;
@@ -97,12 +97,12 @@ rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
 static inline __attribute__((always_inline)) int
 rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		struct rseqkit_membuf_slot *s = &slots[idx];
 		uint64_t count;
 
@@ -110,7 +110,7 @@ rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index k
 			continue;	/* waited for a drain */
 		if (!count)
 			return -ENOENT;
-		if (__builtin_expect(rseqkit_load_cbne_memcpy_store_u64_ctx(&pc, idx, &s->count,
+		if (__builtin_expect(rseqkit__load_cbne_memcpy_store_u64_k(kind, rs, (int)idx, &s->count,
 				count, item, s->data + (count - 1) * sz, sz,
 				count - 1) == 0, 1))
 			return 0;

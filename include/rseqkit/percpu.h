@@ -166,12 +166,15 @@ extern RSEQKIT_API void (*rseqkit_inject_hook)(int point);
 #define RSEQKIT__PERCPU_RSEQ		1
 #define RSEQKIT__PERCPU_FALLBACK	2
 extern RSEQKIT_API int rseqkit__percpu_mode;
+/* The cold path of the inline operations. */
+#define RSEQKIT__COLD __attribute__((cold, noinline))
 /* Fallback mode: refresh the calling thread's cached index (sched_getcpu). */
 RSEQKIT_API void rseqkit__fb_refresh(void);
-RSEQKIT_API int rseqkit__percpu_index_slow(enum rseqkit_index kind);
+RSEQKIT_API RSEQKIT__COLD int rseqkit__percpu_index_slow(enum rseqkit_index kind);
 /* Abort path: returns 1 if the operation must run its fallback, 0 if the
  * caller must retry (the thread is registered now). */
 RSEQKIT_API int rseqkit__percpu_aborted(void);
+
 /* A data structure operation met a slot stopped by a drain: wait until the
  * drain is over (blocks with priority inheritance; never spins). */
 RSEQKIT_API void rseqkit__drain_wait(void);
@@ -192,27 +195,34 @@ rseqkit__buf_count(uint64_t *word, uint64_t *count)
 	}
 	return 0;
 }
-RSEQKIT_API int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
+/*
+ * The abort path of every operation, one call out of line (so the inline
+ * fast path keeps no value alive for it): rseqkit__percpu_aborted() first,
+ * then -EAGAIN (the thread is registered now: read the index again) or, in
+ * the fallback mode, the operation under its fallback lock (load_add_store:
+ * one atomic add).
+ */
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
 		uint32_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
 		uint64_t newv);
-RSEQKIT_API int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count);
-RSEQKIT_API int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count);
-RSEQKIT_API int rseqkit__fb_load_cbne_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count);
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count);
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
 		uint32_t *v2, uint32_t expect2, uint32_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
 		uint64_t *v2, uint64_t expect2, uint64_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_store_store_u32(int idx, uint32_t *v, uint32_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_store_store_u32(int idx, uint32_t *v, uint32_t expect,
 		uint32_t *v2, uint32_t newv2, uint32_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_store_store_u64(int idx, uint64_t *v, uint64_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_store_store_u64(int idx, uint64_t *v, uint64_t expect,
 		uint64_t *v2, uint64_t newv2, uint64_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_memcpy_store_u32(int idx, uint32_t *v, uint32_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_memcpy_store_u32(int idx, uint32_t *v, uint32_t expect,
 		void *dst, const void *src, size_t len, uint32_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbne_memcpy_store_u64(int idx, uint64_t *v, uint64_t expect,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbne_memcpy_store_u64(int idx, uint64_t *v, uint64_t expect,
 		void *dst, const void *src, size_t len, uint64_t newv);
-RSEQKIT_API int rseqkit__fb_load_cbeq_store_add_load_store_ptr(int idx, intptr_t *v,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_cbeq_store_add_load_store_ptr(int idx, intptr_t *v,
 		intptr_t expectnot, long voffp, intptr_t *load);
-RSEQKIT_API int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *ptr, long off,
+RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *ptr, long off,
 		intptr_t inc);
 
 #ifdef RSEQKIT_INJECT
@@ -227,11 +237,22 @@ RSEQKIT_API int rseqkit__fb_load_add_load_load_add_store_ptr(int idx, intptr_t *
 
 /* Byte offset, from the thread pointer, of the field the critical section
  * of kind checks (cpu_id, or mm_cid when usable). */
-static inline ptrdiff_t rseqkit__percpu_field(enum rseqkit_index kind)
+static inline __attribute__((always_inline)) ptrdiff_t
+rseqkit__percpu_field(enum rseqkit_index kind)
 {
-	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID))
+	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit__fields() & RSEQKIT_FIELD_MM_CID))
 		return rseqkit__rs() + RSEQKIT_OFF_MM_CID;
 	return rseqkit__rs() + RSEQKIT_OFF_CPU_ID;
+}
+
+/* An index read from the area: the kernel writes only CPU numbers and
+ * concurrency IDs there (>= 0; the fallback stores a clamped CPU), which
+ * the compiler is told, so that indexing an array needs no sign extension. */
+static inline __attribute__((always_inline)) int rseqkit__index_of(uint32_t v)
+{
+	if (v > INT32_MAX)
+		__builtin_unreachable();
+	return (int)v;
 }
 
 #ifdef __cplusplus
@@ -267,7 +288,7 @@ static inline struct rseqkit_percpu_ctx rseqkit_percpu_ctx(enum rseqkit_index ki
 	struct rseqkit_percpu_ctx c;
 
 	c.rs = rseqkit__rs();
-	c.mm = kind == RSEQKIT_INDEX_MM_CID && (rseqkit_rseq_fields & RSEQKIT_FIELD_MM_CID);
+	c.mm = kind == RSEQKIT_INDEX_MM_CID && (rseqkit__fields() & RSEQKIT_FIELD_MM_CID);
 	c.field = c.rs + (c.mm ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID);
 	return c;
 }
@@ -297,14 +318,15 @@ static inline struct rseqkit_percpu_ctx rseqkit__percpu_ctx_resolved(enum rseqki
 	return c;
 }
 
-static inline int rseqkit_percpu_index_ctx(const struct rseqkit_percpu_ctx *c)
+static inline __attribute__((always_inline)) int
+rseqkit_percpu_index_ctx(const struct rseqkit_percpu_ctx *c)
 {
 	if (c->mm) {
 		if (__builtin_expect((int32_t)rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_CPU_ID) < 0, 0))
 			return rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
-		return (int)rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_MM_CID);
+		return rseqkit__index_of(rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_MM_CID));
 	}
-	return (int)rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_CPU_ID_START);
+	return rseqkit__index_of(rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_CPU_ID_START));
 }
 
 /*
@@ -312,29 +334,97 @@ static inline int rseqkit_percpu_index_ctx(const struct rseqkit_percpu_ctx *c)
  * one load (cpu_id_start for RSEQKIT_INDEX_CPU_ID; cpu_id then mm_cid for
  * RSEQKIT_INDEX_MM_CID). Always in [0, rseqkit_percpu_nr_slots()).
  */
-static inline int rseqkit_percpu_index(enum rseqkit_index kind)
+static inline __attribute__((always_inline)) int rseqkit_percpu_index(enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx c = rseqkit_percpu_ctx(kind);
+	ptrdiff_t rs = rseqkit__rs();
 
-	return rseqkit_percpu_index_ctx(&c);
+	if (kind == RSEQKIT_INDEX_MM_CID) {
+		/* Loop invariant: computed once, outside the caller's loop. */
+		ptrdiff_t off = (rseqkit__fields() & RSEQKIT_FIELD_MM_CID) ?
+				RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID_START;
+
+		if (__builtin_expect((int32_t)rseqkit__area_load_u32(rs + RSEQKIT_OFF_CPU_ID) < 0, 0))
+			return rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
+		return rseqkit__index_of(rseqkit__area_load_u32(rs + off));
+	}
+	return rseqkit__index_of(rseqkit__area_load_u32(rs + RSEQKIT_OFF_CPU_ID_START));
 }
 
 /*
  * The operations (semantics: <rseqkit/percpu-pseudocode.h>; returns: top of
  * this file). Each exists as rseqkit_<op>_<width>(kind, idx, ...) and, for
  * loops, rseqkit_<op>_<width>_ctx(&ctx, idx, ...).
+ *
+ * Architecture interface: rseqkit__<op>_<width>_kat(rs, fb, fo, idx, ...)
+ * checks the field at fb + fo from the thread pointer, fo a compile-time
+ * constant (0 when fb is the field's offset). An architecture without it
+ * (no RSEQKIT_ARCH_HAS_KAT) provides rseqkit__<op>_<width>_at(rs, field,
+ * idx, ...) and rseqkit__area_load_u32(), and gets both from these.
+ * Internally the data structures use rseqkit__<op>_<width>_k(kind, rs, idx,
+ * ...) for their resolved, compile-time kind.
  */
+#ifdef RSEQKIT_ARCH_HAS_KAT
+# define RSEQKIT__OP_KAT(op, sfx, T, PARAMS, ARGS)
+#else
+# define RSEQKIT__OP_KAT(op, sfx, T, PARAMS, ARGS)				\
+static inline __attribute__((always_inline)) int				\
+rseqkit__##op##_##sfx##_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx, PARAMS) \
+{										\
+	return rseqkit__##op##_##sfx##_at(rs, fb + fo, idx, ARGS);		\
+}
+static inline __attribute__((always_inline)) unsigned long
+rseqkit__area_load_idx(ptrdiff_t base, ptrdiff_t off)
+{
+	return rseqkit__area_load_u32(base + off);
+}
+#endif
+
+/* Offsets of the index read and of the field checked, for a resolved kind. */
+#define RSEQKIT__IDX_OFF(kind) \
+	((kind) == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID_START)
+#define RSEQKIT__CHK_OFF(kind) \
+	((kind) == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID)
+
+/*
+ * The index of a resolved, compile-time kind (the data structures' fast
+ * path), as an unsigned long for indexing. RSEQKIT_INDEX_MM_CID tests
+ * cpu_id first: an unregistered area reads mm_cid 0, which would pass the
+ * check of the critical section.
+ */
+static inline __attribute__((always_inline)) unsigned long
+rseqkit__index_k(enum rseqkit_index kind, ptrdiff_t rs)
+{
+	unsigned long idx;
+
+	if (kind == RSEQKIT_INDEX_MM_CID &&
+	    __builtin_expect((int32_t)rseqkit__area_load_idx(rs, RSEQKIT_OFF_CPU_ID) < 0, 0))
+		return (unsigned long)rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
+	idx = rseqkit__area_load_idx(rs, RSEQKIT__IDX_OFF(kind));
+	if (idx > INT32_MAX)
+		__builtin_unreachable();	/* as rseqkit__index_of() */
+	return idx;
+}
+
 #define RSEQKIT__OP_WRAP(op, sfx, T, PARAMS, ARGS)				\
+RSEQKIT__OP_KAT(op, sfx, T, RSEQKIT__P(PARAMS), RSEQKIT__P(ARGS))		\
 static inline __attribute__((always_inline)) int				\
 rseqkit_##op##_##sfx(enum rseqkit_index kind, int idx, PARAMS)			\
 {										\
-	return rseqkit__##op##_##sfx##_at(rseqkit__rs(),			\
-					  rseqkit__percpu_field(kind), idx, ARGS); \
+	ptrdiff_t rs = rseqkit__rs();						\
+										\
+	if (kind == RSEQKIT_INDEX_CPU_ID)					\
+		return rseqkit__##op##_##sfx##_kat(rs, rs, RSEQKIT_OFF_CPU_ID, idx, ARGS); \
+	return rseqkit__##op##_##sfx##_kat(rs, rseqkit__percpu_field(kind), 0, idx, ARGS); \
 }										\
 static inline __attribute__((always_inline)) int				\
 rseqkit_##op##_##sfx##_ctx(const struct rseqkit_percpu_ctx *c, int idx, PARAMS)	\
 {										\
-	return rseqkit__##op##_##sfx##_at(c->rs, c->field, idx, ARGS);		\
+	return rseqkit__##op##_##sfx##_kat(c->rs, c->field, 0, idx, ARGS);	\
+}										\
+static inline __attribute__((always_inline)) int				\
+rseqkit__##op##_##sfx##_k(enum rseqkit_index kind, ptrdiff_t rs, int idx, PARAMS) \
+{										\
+	return rseqkit__##op##_##sfx##_kat(rs, rs, RSEQKIT__CHK_OFF(kind), idx, ARGS); \
 }
 
 #define RSEQKIT__P(...) __VA_ARGS__

@@ -57,11 +57,11 @@ RSEQKIT_API long rseqkit_ptrbuf_drain(struct rseqkit_ptrbuf *b, int idx, void **
 static inline __attribute__((always_inline)) int
 rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		struct rseqkit_ptrbuf_slot *s = &slots[idx];
 		uint64_t count;
 
@@ -69,7 +69,7 @@ rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kin
 			continue;	/* waited for a drain */
 		if (count >= b->capacity)
 			return -ENOSPC;
-		if (__builtin_expect(rseqkit_load_cbne_store_store_release_u64_ctx(&pc, idx,
+		if (__builtin_expect(rseqkit__load_cbne_store_store_release_u64_k(kind, rs, (int)idx,
 				&s->count, count, &s->array[count], (uint64_t)(uintptr_t)p,
 				count + 1) == 0, 1))
 			return 0;
@@ -89,11 +89,11 @@ rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 static inline __attribute__((always_inline)) void *
 rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 {
-	struct rseqkit_percpu_ctx pc = rseqkit__percpu_ctx_resolved(kind);
+	ptrdiff_t rs = rseqkit__rs();
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
-		int idx = rseqkit_percpu_index_ctx(&pc);
+		unsigned long idx = rseqkit__index_k(kind, rs);
 		struct rseqkit_ptrbuf_slot *s = &slots[idx];
 		uint64_t count, p;
 
@@ -102,7 +102,7 @@ rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 		if (!count)
 			return NULL;
 		p = __atomic_load_n(&s->array[count - 1], __ATOMIC_RELAXED);
-		if (__builtin_expect(rseqkit_load_cbne_load_cbne_store_u64_ctx(&pc, idx, &s->count,
+		if (__builtin_expect(rseqkit__load_cbne_load_cbne_store_u64_k(kind, rs, (int)idx, &s->count,
 				count, &s->array[count - 1], p, count - 1) == 0, 1))
 			return (void *)(uintptr_t)p;
 	}

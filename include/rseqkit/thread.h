@@ -159,6 +159,29 @@ static inline __attribute__((always_inline)) ptrdiff_t rseqkit__rs(void)
 #endif
 }
 
+/*
+ * rseqkit_rseq_fields for the inline fast paths, read like rseqkit__rs()
+ * (an asm without memory inputs: a constant to the compiler, so a test of
+ * it is hoisted out of loops). Only after rseqkit_init(): the compiler may
+ * move it before calls.
+ */
+static inline __attribute__((always_inline)) uint32_t rseqkit__fields(void)
+{
+#if defined(__x86_64__)
+	uint32_t v;
+
+# if defined(__PIC__)
+	__asm__ ("movq rseqkit_rseq_fields@GOTPCREL(%%rip), %q0\n\t"
+		 "movl (%q0), %0" : "=r" (v));
+# else
+	__asm__ ("movl rseqkit_rseq_fields(%%rip), %0" : "=r" (v));
+# endif
+	return v;
+#else
+	return rseqkit_rseq_fields;
+#endif
+}
+
 /* The calling thread's rseq area (glibc's or rseqkit's). The kernel-owned
  * fields are read-only: never store to them (R4.3 kills V2 writers). */
 static inline struct rseqkit_abi_rseq *rseqkit_thread_area(void)

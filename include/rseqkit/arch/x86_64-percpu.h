@@ -81,6 +81,26 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 	return v;
 }
 
+/*
+ * The same with a constant offset (off) from a base register: the index
+ * loads of constant kinds address %fs:off(rs) directly. The value comes
+ * back zero-extended to 64 bits (movl does it), so that indexing an array
+ * with it costs no extension.
+ */
+#define RSEQKIT_ARCH_HAS_KAT	1
+static inline __attribute__((always_inline)) unsigned long
+rseqkit__area_load_idx(ptrdiff_t base, ptrdiff_t off)
+{
+	unsigned long v;
+
+#ifdef __OPTIMIZE__
+	__asm__ __volatile__ ("movl %%fs:%c2(%1), %k0" : "=r" (v) : "r" (base), "i" (off));
+#else
+	__asm__ __volatile__ ("movl %%fs:(%1), %k0" : "=r" (v) : "r" (base + off));
+#endif
+	return v;
+}
+
 #define RSEQKIT__STR_(x)	#x
 #define RSEQKIT__STR(x)		RSEQKIT__STR_(x)
 
@@ -105,7 +125,7 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 	"leaq 3b(%%rip), %%rax\n\t"					\
 	"movq %%rax, %%fs:8(%[rs])\n\t"					\
 	"1:\n\t"							\
-	"cmpl %[idx], %%fs:(%[field])\n\t"				\
+	"cmpl %k[idx], %%fs:%c[fo](%[fb])\n\t"				\
 	"jnz 4f\n\t"
 
 #define RSEQKIT__CS_END							\
@@ -169,53 +189,37 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 # define RSEQKIT__ADD_CLOB	"memory", "cc"
 #endif
 
-#define RSEQKIT__CS_IN(idx)						\
-	[rs] "r" (rs), [field] "r" (field), [idx] "r" (idx)
+/*
+ * The checked field is %fs:fo(fb): fo a constant (the offset of cpu_id or
+ * mm_cid when the kind is known at compile time, then fb is rs and costs
+ * no register of its own), or 0 with fb the field's offset. Without
+ * optimization "i" cannot see through the inlined arguments: fold fo in.
+ */
+#ifdef __OPTIMIZE__
+# define RSEQKIT__CS_IN(idx)						\
+	[rs] "r" (rs), [fb] "r" (fb), [fo] "i" (fo), [idx] "r" (idx)
+#else
+# define RSEQKIT__CS_IN(idx)						\
+	[rs] "r" (rs), [fb] "r" (fb + fo), [fo] "i" (0), [idx] "r" (idx)
+#endif
 
 /*
- * The abort path. With the fallbacks (decided once per process) every
- * operation lands here, so the common case is tested first and costs one
- * load; otherwise rseqkit__percpu_aborted() registers the thread if needed
- * and the caller retries.
+ * The abort path: one call out of line, which registers the thread if
+ * needed (then -EAGAIN: retry) or, with the fallbacks (decided once per
+ * process), runs the operation under its fallback lock. Nothing of the fast
+ * path stays alive across it, so the caller's loop keeps its registers.
  */
 #define RSEQKIT__ABORTED(fallback)					\
 aborted:								\
 	RSEQKIT_INJECT_C(4);						\
-	if (__builtin_expect(rseqkit__percpu_mode == RSEQKIT__PERCPU_FALLBACK, 1) || \
-	    rseqkit__percpu_aborted())					\
-		return fallback;					\
-	return -EAGAIN
-
-/* Thread-local tick of the inline atomic-add fallback (each object file has
- * its own: static, so no TLS symbol crosses the library boundary). */
-#ifdef __cplusplus
-# define RSEQKIT__TLS thread_local
-#else
-# define RSEQKIT__TLS _Thread_local
-#endif
-static RSEQKIT__TLS unsigned int rseqkit__fb_tick __attribute__((unused));
-
-/* load_add_store's fallback is one atomic add: inline, index refreshed every
- * 64 operations. */
-#define RSEQKIT__ABORTED_ADD(v, count, idx, fallback)			\
-aborted:								\
-	RSEQKIT_INJECT_C(4);						\
-	if (__builtin_expect(rseqkit__percpu_mode == RSEQKIT__PERCPU_FALLBACK, 1)) { \
-		if (__builtin_expect(rseqkit__fb_tick++ % 64 == 0, 0))	\
-			rseqkit__fb_refresh();				\
-		__atomic_fetch_add(v, count, __ATOMIC_RELAXED);		\
-		return 0;						\
-	}								\
-	if (rseqkit__percpu_aborted())					\
-		return fallback;					\
-	return -EAGAIN
+	return fallback
 
 /* One width: sfx (u32/u64), type T, instruction suffix W, constraint ADD of
  * an immediate-or-register operand (addends, expected and new values: a
  * constant costs no register and no instruction to load it). */
 #define RSEQKIT__X86_OPS(sfx, T, W, ADD)					\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T expect,	\
+rseqkit__load_cbne_store_##sfx##_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx, T *v, T expect,	\
 			      T newv)						\
 {										\
 	RSEQKIT_INJECT_C(0);							\
@@ -242,7 +246,7 @@ ne:										\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v, T count)	\
+rseqkit__load_add_store_##sfx##_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx, T *v, T count)	\
 {										\
 	RSEQKIT_INJECT_C(0);							\
 	__asm__ __volatile__ goto (						\
@@ -258,12 +262,11 @@ rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,
 		: RSEQKIT__ADD_CLOB, "rax" RSEQKIT__INJ_CLOB			\
 		: aborted);							\
 	return 0;								\
-	RSEQKIT__ABORTED_ADD(v, count, idx,					\
-			     rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
+	RSEQKIT__ABORTED(rseqkit__fb_load_add_store_##sfx(0, v, count)); /* idx unused */	\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_cbne_load_cbne_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
+rseqkit__load_cbne_load_cbne_store_##sfx##_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx, T *v,	\
 					T expect, T *v2, T expect2, T newv)	\
 {										\
 	RSEQKIT_INJECT_C(0);							\
@@ -297,7 +300,7 @@ ne2:										\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_cbne_store_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
+rseqkit__load_cbne_store_store_##sfx##_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx, T *v,	\
 				    T expect, T *v2, T newv2, T newv)		\
 {										\
 	RSEQKIT_INJECT_C(0);							\
@@ -328,16 +331,16 @@ ne:										\
 										\
 /* x86 (TSO): a store is a release store; same code, documented variant. */	\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_cbne_store_store_release_##sfx##_at(ptrdiff_t rs,		\
-		ptrdiff_t field, int idx, T *v, T expect, T *v2, T newv2,	\
+rseqkit__load_cbne_store_store_release_##sfx##_kat(ptrdiff_t rs,		\
+		ptrdiff_t fb, ptrdiff_t fo, int idx, T *v, T expect, T *v2, T newv2,	\
 		T newv)								\
 {										\
-	return rseqkit__load_cbne_store_store_##sfx##_at(rs, field, idx, v,	\
+	return rseqkit__load_cbne_store_store_##sfx##_kat(rs, fb, fo, idx, v,	\
 						       expect, v2, newv2, newv); \
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_cbne_memcpy_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,	\
+rseqkit__load_cbne_memcpy_store_##sfx##_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx, T *v,	\
 				     T expect, void *dst, const void *src,	\
 				     size_t len, T newv)			\
 {										\
@@ -384,11 +387,11 @@ ne:										\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
-rseqkit__load_cbne_memcpy_store_release_##sfx##_at(ptrdiff_t rs,		\
-		ptrdiff_t field, int idx, T *v, T expect, void *dst,		\
+rseqkit__load_cbne_memcpy_store_release_##sfx##_kat(ptrdiff_t rs,		\
+		ptrdiff_t fb, ptrdiff_t fo, int idx, T *v, T expect, void *dst,		\
 		const void *src, size_t len, T newv)				\
 {										\
-	return rseqkit__load_cbne_memcpy_store_##sfx##_at(rs, field, idx, v,	\
+	return rseqkit__load_cbne_memcpy_store_##sfx##_kat(rs, fb, fo, idx, v,	\
 						expect, dst, src, len, newv);	\
 }
 
@@ -398,7 +401,7 @@ RSEQKIT__X86_OPS(u64, uint64_t, "q", "er")
 
 /* List pop (pointer width): see rseqkit_ref_load_cbeq_store_add_load_store_ptr. */
 static inline __attribute__((always_inline)) int
-rseqkit__load_cbeq_store_add_load_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, int idx,
+rseqkit__load_cbeq_store_add_load_store_ptr_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx,
 		intptr_t *v, intptr_t expectnot, long voffp, intptr_t *load)
 {
 #if RSEQKIT__ASM_GOTO_OUTPUT
@@ -452,7 +455,7 @@ eq:
 
 /* Indirect add: see rseqkit_ref_load_add_load_load_add_store_ptr. */
 static inline __attribute__((always_inline)) int
-rseqkit__load_add_load_load_add_store_ptr_at(ptrdiff_t rs, ptrdiff_t field, int idx,
+rseqkit__load_add_load_load_add_store_ptr_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdiff_t fo, int idx,
 		intptr_t *ptr, long off, intptr_t inc)
 {
 	RSEQKIT_INJECT_C(0);
