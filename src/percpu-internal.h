@@ -11,8 +11,8 @@ void rseqkit__fb_fence(int idx);
 
 /*
  * Entries of the calling thread into the fallback code: every locked
- * operation, the atomic-add fallbacks, and the inline atomic-add path's
- * index refresh (its first operation in a thread always refreshes). Only
+ * operation, the atomic-add fallbacks, and the index refresh (an
+ * operation's abort path in rseq mode returns before counting). Only
  * counted, never read by the library: tests that link the static library
  * read it to prove a thread ran its operations as critical sections
  * (tests/unit/percpu_rseq_path.c).
