@@ -249,29 +249,45 @@ int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t exp
 	FB_LOCKED(idx, rseqkit_ref_load_cbne_load_cbne_store_u64(v, expect, v2, expect2, newv));
 }
 
-int rseqkit__fb_load_cbne_store_store_u32(int idx, uint32_t *v, uint32_t expect,
-		uint32_t *v2, uint32_t newv2, uint32_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_store_u32(v, expect, v2, newv2, newv));
+/*
+ * The operations that have a _release variant share these fallbacks with
+ * it, so they commit with a store-release: a reader outside the lock that
+ * loads the committed word with acquire sees the stores before it, also on
+ * weakly ordered CPUs (aarch64). Otherwise as rseqkit/percpu-pseudocode.h.
+ */
+#define FB_RELEASE_OPS(sfx, T)							\
+int rseqkit__fb_load_cbne_store_store_##sfx(int idx, T *v, T expect, T *v2,	\
+		T newv2, T newv)						\
+{										\
+	uintptr_t *l = (fb_refresh_index(), fb_lock(idx));			\
+	int r = 1;								\
+										\
+	if (*v == expect) {							\
+		*v2 = newv2;							\
+		__atomic_store_n(v, newv, __ATOMIC_RELEASE);			\
+		r = 0;								\
+	}									\
+	fb_unlock(l);								\
+	return r;								\
+}										\
+										\
+int rseqkit__fb_load_cbne_memcpy_store_##sfx(int idx, T *v, T expect, void *dst, \
+		const void *src, size_t len, T newv)				\
+{										\
+	uintptr_t *l = (fb_refresh_index(), fb_lock(idx));			\
+	int r = 1;								\
+										\
+	if (*v == expect) {							\
+		memcpy(dst, src, len);						\
+		__atomic_store_n(v, newv, __ATOMIC_RELEASE);			\
+		r = 0;								\
+	}									\
+	fb_unlock(l);								\
+	return r;								\
 }
 
-int rseqkit__fb_load_cbne_store_store_u64(int idx, uint64_t *v, uint64_t expect,
-		uint64_t *v2, uint64_t newv2, uint64_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_store_u64(v, expect, v2, newv2, newv));
-}
-
-int rseqkit__fb_load_cbne_memcpy_store_u32(int idx, uint32_t *v, uint32_t expect,
-		void *dst, const void *src, size_t len, uint32_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_memcpy_store_u32(v, expect, dst, src, len, newv));
-}
-
-int rseqkit__fb_load_cbne_memcpy_store_u64(int idx, uint64_t *v, uint64_t expect,
-		void *dst, const void *src, size_t len, uint64_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_memcpy_store_u64(v, expect, dst, src, len, newv));
-}
+FB_RELEASE_OPS(u32, uint32_t)
+FB_RELEASE_OPS(u64, uint64_t)
 
 int rseqkit__fb_load_cbeq_store_add_load_store_ptr(int idx, intptr_t *v,
 		intptr_t expectnot, long voffp, intptr_t *load)

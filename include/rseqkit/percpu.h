@@ -67,9 +67,9 @@
  *
  * Ordering. Every operation is a compiler barrier ("memory" clobber) except
  * load_add_store when the compiler supports asm goto outputs (gcc/clang
- * >= 11), which is relaxed. On x86 the stores are release stores (TSO), so
- * the _release variants are the same instructions; other architectures
- * will differ.
+ * >= 11), which is relaxed. The _release variants commit with a
+ * store-release (aarch64: stlr; on x86 every store is one (TSO), so they are
+ * the same instructions); their fallbacks too.
  *
  * Processes. cpu_id-indexed data in shared memory works across processes
  * with rseq (a CPU runs one thread at a time); mm_cid is per process, and
