@@ -101,15 +101,18 @@ static void name(bool use_ctx)							\
 	while (n < CASE_MIN_OPS || now_ns() < end_) {				\
 		int idx_, ret_;							\
 										\
-		if (use_ctx) {							\
-			idx_ = rseqkit_percpu_index_ctx(&c_);			\
-			ret_ = rseqkit_##op##_##sfx##_ctx(&c_, idx_, __VA_ARGS__); \
-		} else {							\
-			idx_ = rseqkit_percpu_index(kind);			\
-			ret_ = rseqkit_##op##_##sfx(kind, idx_, __VA_ARGS__);	\
-		}								\
-		if (ret_ < 0)							\
-			continue;						\
+		/* retry aborts: the case ends after a commit (an aborted	\
+		 * memcpy may leave a partial copy behind) */			\
+		do {								\
+			if (use_ctx) {						\
+				idx_ = rseqkit_percpu_index_ctx(&c_);		\
+				ret_ = rseqkit_##op##_##sfx##_ctx(&c_, idx_,	\
+								  __VA_ARGS__);	\
+			} else {						\
+				idx_ = rseqkit_percpu_index(kind);		\
+				ret_ = rseqkit_##op##_##sfx(kind, idx_, __VA_ARGS__); \
+			}							\
+		} while (ret_ < 0);						\
 		if (ret_ > 0) {							\
 			exact = false;						\
 			break;							\
