@@ -259,9 +259,12 @@ int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t exp
 int rseqkit__fb_load_cbne_store_store_##sfx(int idx, T *v, T expect, T *v2,	\
 		T newv2, T newv)						\
 {										\
-	uintptr_t *l = (fb_refresh_index(), fb_lock(idx));			\
+	uintptr_t *l;								\
 	int r = 1;								\
 										\
+	FB_ABORTED();								\
+	fb_refresh_index();							\
+	l = fb_lock(idx);							\
 	if (*v == expect) {							\
 		*v2 = newv2;							\
 		__atomic_store_n(v, newv, __ATOMIC_RELEASE);			\
@@ -274,9 +277,12 @@ int rseqkit__fb_load_cbne_store_store_##sfx(int idx, T *v, T expect, T *v2,	\
 int rseqkit__fb_load_cbne_memcpy_store_##sfx(int idx, T *v, T expect, void *dst, \
 		const void *src, size_t len, T newv)				\
 {										\
-	uintptr_t *l = (fb_refresh_index(), fb_lock(idx));			\
+	uintptr_t *l;								\
 	int r = 1;								\
 										\
+	FB_ABORTED();								\
+	fb_refresh_index();							\
+	l = fb_lock(idx);							\
 	if (*v == expect) {							\
 		memcpy(dst, src, len);						\
 		__atomic_store_n(v, newv, __ATOMIC_RELEASE);			\
