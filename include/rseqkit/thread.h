@@ -177,6 +177,19 @@ static inline __attribute__((always_inline)) uint32_t rseqkit__fields(void)
 	__asm__ ("movl rseqkit_rseq_fields(%%rip), %0" : "=r" (v));
 # endif
 	return v;
+#elif defined(__aarch64__)
+	uint32_t v;
+	uintptr_t p;
+
+# if defined(__PIC__)
+	__asm__ ("adrp %1, :got:rseqkit_rseq_fields\n\t"
+		 "ldr %1, [%1, :got_lo12:rseqkit_rseq_fields]\n\t"
+		 "ldr %w0, [%1]" : "=r" (v), "=&r" (p));
+# else
+	__asm__ ("adrp %1, rseqkit_rseq_fields\n\t"
+		 "ldr %w0, [%1, :lo12:rseqkit_rseq_fields]" : "=r" (v), "=&r" (p));
+# endif
+	return v;
 #else
 	return rseqkit_rseq_fields;
 #endif

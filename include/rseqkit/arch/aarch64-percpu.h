@@ -186,34 +186,14 @@ static inline uint32_t rseqkit__area_load_u32(ptrdiff_t off)
 
 #define RSEQKIT__CS_CLOB	"memory", "cc", "x16", "x17" RSEQKIT__INJ_CLOB
 
-/* The abort paths: see arch/x86_64-percpu.h. */
+/*
+ * The abort path: one out-of-line call, rseqkit__fb_<op>() registers the
+ * thread and returns -EAGAIN, or runs the fallback (see <rseqkit/percpu.h>).
+ */
 #define RSEQKIT__ABORTED(fallback)					\
 aborted:								\
 	RSEQKIT_INJECT_C(4);						\
-	if (__builtin_expect(rseqkit__percpu_mode == RSEQKIT__PERCPU_FALLBACK, 1) || \
-	    rseqkit__percpu_aborted())					\
-		return fallback;					\
-	return -EAGAIN
-
-#ifdef __cplusplus
-# define RSEQKIT__TLS thread_local
-#else
-# define RSEQKIT__TLS _Thread_local
-#endif
-static RSEQKIT__TLS unsigned int rseqkit__fb_tick __attribute__((unused));
-
-#define RSEQKIT__ABORTED_ADD(v, count, idx, fallback)			\
-aborted:								\
-	RSEQKIT_INJECT_C(4);						\
-	if (__builtin_expect(rseqkit__percpu_mode == RSEQKIT__PERCPU_FALLBACK, 1)) { \
-		if (__builtin_expect(rseqkit__fb_tick++ % 64 == 0, 0))	\
-			rseqkit__fb_refresh();				\
-		__atomic_fetch_add(v, count, __ATOMIC_RELAXED);		\
-		return 0;						\
-	}								\
-	if (rseqkit__percpu_aborted())					\
-		return fallback;					\
-	return -EAGAIN
+	return fallback
 
 /*
  * One width: sfx (u32/u64), type T, register prefix R ("w" or "x": the
@@ -352,8 +332,7 @@ rseqkit__load_add_store_##sfx##_at(ptrdiff_t rs, ptrdiff_t field, int idx, T *v,
 		: RSEQKIT__ADD_CLOB, "x16", "x17" RSEQKIT__INJ_CLOB		\
 		: aborted);							\
 	return 0;								\
-	RSEQKIT__ABORTED_ADD(v, count, idx,					\
-			     rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
+	RSEQKIT__ABORTED(rseqkit__fb_load_add_store_##sfx(idx, v, count));	\
 }										\
 										\
 static inline __attribute__((always_inline)) int				\
