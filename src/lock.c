@@ -38,12 +38,17 @@ void rseqkit_mutex_lock_slow(struct rseqkit_mutex *m)
 {
 	uint32_t c;
 
+	/* Contention: ask the next holders (and ourselves, below) to raise the
+	 * slice request. Only when the process uses extensions (deciding now if
+	 * nothing did yet: an uncontended mutex never asks). */
+	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_RELAXED) == RSEQKIT_SLICE_UNDECIDED)
+		rseqkit_slice_init();
+	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_RELAXED) == 1)
+		__atomic_store_n(&m->hint, RSEQKIT_MUTEX_HINT, __ATOMIC_RELAXED);
 	/* Spin a little: the holder's critical section is short and, with a
 	 * slice extension, rarely preempted. Measured (B3, issue 14, icount):
-	 * waiters sleep only ~1 time per 1000 acquisitions here, so spinning
-	 * longer with extensions on (up to the 5 us limit) changed neither the
-	 * sleeps that matter nor the throughput; the cost extensions add to
-	 * this mutex is the begin/end pair itself (~21 instructions a lock). */
+	 * spinning longer with extensions on (up to the 5 us limit) changed
+	 * neither the sleeps nor the throughput, and was reverted. */
 	for (unsigned int i = 0; i < MUTEX_SPINS; i++) {
 		c = 0;
 		if (__atomic_load_n(&m->state, __ATOMIC_RELAXED) == 0 &&
@@ -59,7 +64,7 @@ void rseqkit_mutex_lock_slow(struct rseqkit_mutex *m)
 		c = __atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE);
 	}
 locked:
-	rseqkit_slice_begin();
+	rseqkit__mutex_slice_begin(m);
 }
 
 void rseqkit_mutex_wake(struct rseqkit_mutex *m)

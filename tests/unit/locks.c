@@ -8,6 +8,7 @@
  * and handed back while a lock is held (R4.6 counters).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
@@ -87,12 +88,74 @@ static void *worker(void *arg)
 			rseqkit_spin_lock(&spin);
 			nested_count++;
 			rseqkit_spin_unlock(&spin);
-			check_request_held();	/* outer (mutex) request still up */
+			/* The mutex raises the request only while contended
+			 * (lock.h); when it did, the inner lock's release must
+			 * have left it up. */
+			if (mutex.slice)
+				check_request_held();
 		}
 		rseqkit_mutex_unlock(&mutex);
 	}
 	__atomic_fetch_add(&worker_switches, thread_switches() - sw0, __ATOMIC_RELAXED);
 	return NULL;
+}
+
+static struct rseqkit_mutex hint_mutex = RSEQKIT_MUTEX_INIT;
+
+static void *hint_holder(void *arg)
+{
+	rseqkit_mutex_lock(&hint_mutex);
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+	usleep(20000);		/* the main thread waits for the mutex meanwhile */
+	rseqkit_mutex_unlock(&hint_mutex);
+	return NULL;
+}
+
+/* Acquisitions of hint_mutex by this thread alone that find the request up
+ * (or granted) while holding it. */
+static int raised_in(int rounds)
+{
+	int raised = 0;
+
+	for (int i = 0; i < rounds; i++) {
+		rseqkit_mutex_lock(&hint_mutex);
+		raised += !word_clear();
+		rseqkit_mutex_unlock(&hint_mutex);
+	}
+	return raised;
+}
+
+/* The mutex's request policy (lock.h): none while uncontended, raised by
+ * the acquisition that waited and the RSEQKIT_MUTEX_HINT after it, then none
+ * again. A cleared word needs a context switch (R6.4/R6.5). */
+static void check_mutex_hint(void)
+{
+	unsigned long sw0, sw;
+	int held = 0, up, after, before;
+	pthread_t t;
+
+	before = raised_in(100);
+	tap_ok(before == 0, "mutex: uncontended acquisitions raise no slice request (%d of 100 "
+	       "found it up)", before);
+	pthread_create(&t, NULL, hint_holder, &held);
+	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		sched_yield();
+	sw0 = thread_switches();
+	rseqkit_mutex_lock(&hint_mutex);	/* waits: the holder sleeps 20 ms */
+	sw = thread_switches();
+	up = !word_clear();
+	rseqkit_mutex_unlock(&hint_mutex);
+	pthread_join(t, NULL);
+	tap_ok(sw > sw0 && up, "mutex: the acquisition that waited (%lu switches) holds the "
+	       "request (%s)", sw - sw0, up ? "up" : "cleared");
+	sw0 = thread_switches();
+	up = raised_in(RSEQKIT_MUTEX_HINT);
+	sw = thread_switches() - sw0;
+	tap_ok((unsigned long)(RSEQKIT_MUTEX_HINT - up) <= sw,
+	       "mutex: the %d acquisitions after a contention raise the request (%d did; cleared "
+	       "at most once per context switch: %lu)", RSEQKIT_MUTEX_HINT, up, sw);
+	after = raised_in(100);
+	tap_ok(after == 0, "mutex: then the request stops (%d of the next 100 raised it)", after);
 }
 
 static void *probe_fn(void *arg)
@@ -183,6 +246,7 @@ int main(int argc, char **argv)
 		       "checks found the word cleared, at most one per context switch: %lu)",
 		       bad_request, checks, worker_switches);
 		check_begin();
+		check_mutex_hint();
 	}
 
 	if (!info.on || !k.stats) {
