@@ -138,7 +138,7 @@ static void env_glibc(const struct rseqkit_mode *m)
 	  usable, m->usable_size);
 	R(m->fields == expected_fields(usable), "R7: usable fields follow offsetofend (0x%x)",
 	  m->fields);
-	R((char *)rseqkit_thread_area() == (char *)pthread_self() + __rseq_offset,
+	R((char *)rseqkit_thread_area() == (char *)rseqkit_arch_thread_pointer() + __rseq_offset,
 	  "R7: the area is glibc's, at __rseq_offset from the thread pointer");
 	R(rseqkit_thread_unregister() == -EPERM, "R7: glibc's registration is never unregistered "
 	  "(-EPERM)");
