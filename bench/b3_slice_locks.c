@@ -376,11 +376,13 @@ struct row {
 
 /*
  * The child: one lock, the process's slice decision as it is. Besides the
- * oversubscribed runs it measures the oracle: the same loop with one worker
- * thread (same lock, same decision, same noise), where no acquisition can
- * ever wait. Under icount the vCPUs execute in turn and guest time is the
- * instructions they execute, so no lock or kernel feature can make the
- * oversubscribed case faster than that: it bounds the possible gain.
+ * oversubscribed runs it measures the same loop with one worker thread
+ * (same lock, same decision, same noise), where no acquisition can ever
+ * wait. Under icount the vCPUs execute in turn and guest time is the
+ * instructions they execute, so waiting costs only what it executes: an
+ * oversubscribed case at about the one-worker throughput has no waiting
+ * cost left to remove (a reference, not a strict bound: the workers'
+ * switches differ, and runs vary by a few percent).
  */
 static int child(const char *lock, int reps, double seconds)
 {
