@@ -8,7 +8,10 @@
  *   ctx_<op>_<kind>   the same with rseqkit_percpu_ctx() resolved once, the
  *                     rseqkit_*_ctx() variants in the loop
  *   api_<op>_<kind>   the data structure API (rseqkit_counter_add(),
- *                     rseqkit_cpulock_lock/unlock(), rseqkit_freelist_pop/push())
+ *                     rseqkit_cpulock_lock/unlock(), rseqkit_freelist_pop/push()),
+ *                     which tests the structure's kind on every operation
+ *   apik_<op>_<kind>  the same with the kind as a compile-time constant
+ *                     (rseqkit_counter_add_k(), rseqkit_cpulock_lock_k(), ...)
  *
  * for <op> add (counter add), lock (lock + increment + unlock), list (pop
  * one node and push it back) and <kind> cpu (RSEQKIT_INDEX_CPU_ID) or mmcid
@@ -134,6 +137,17 @@ CASE(api_add)
 		rseqkit_counter_add(c, 1);
 }
 
+#define APIK_ADD(name, kind)						\
+CASE(name)								\
+{									\
+	(void)tid;							\
+	for (long i = 0; i < n; i++)					\
+		rseqkit_counter_add_k(c, 1, kind);			\
+}
+
+APIK_ADD(apik_add_cpu, RSEQKIT_INDEX_CPU_ID)
+APIK_ADD(apik_add_mmcid, RSEQKIT_INDEX_MM_CID)
+
 /* --- lock + increment + unlock -------------------------------------------- */
 
 #define RAW_LOCK(name, kind)						\
@@ -190,6 +204,21 @@ CASE(api_lock)
 		rseqkit_cpulock_unlock(c, idx);
 	}
 }
+
+#define APIK_LOCK(name, kind)						\
+CASE(name)								\
+{									\
+	(void)tid;							\
+	for (long i = 0; i < n; i++) {					\
+		int idx = rseqkit_cpulock_lock_k(c, kind);		\
+									\
+		guarded[idx].v++;					\
+		rseqkit_cpulock_unlock(c, idx);				\
+	}								\
+}
+
+APIK_LOCK(apik_lock_cpu, RSEQKIT_INDEX_CPU_ID)
+APIK_LOCK(apik_lock_mmcid, RSEQKIT_INDEX_MM_CID)
 
 /* --- list pop + push ------------------------------------------------------- */
 
@@ -257,6 +286,21 @@ CASE(api_list)
 		rseqkit_freelist_push(c, p);
 	}
 }
+
+#define APIK_LIST(name, kind)						\
+CASE(name)								\
+{									\
+	for (long i = 0; i < n; i++) {					\
+		struct rseqkit_freelist_node *p = rseqkit_freelist_pop_k(c, kind); \
+									\
+		if (__builtin_expect(!p, 0))				\
+			p = &nodes[tid];				\
+		rseqkit_freelist_push_k(c, p, kind);			\
+	}								\
+}
+
+APIK_LIST(apik_list_cpu, RSEQKIT_INDEX_CPU_ID)
+APIK_LIST(apik_list_mmcid, RSEQKIT_INDEX_MM_CID)
 
 /* --- other structures and baselines --------------------------------------- */
 
@@ -361,21 +405,27 @@ static int run_all(const struct bench_opts *o, const char *prefix)
 		{ "raw_add_cpu", case_raw_add_cpu, NULL, true },
 		{ "ctx_add_cpu", case_ctx_add_cpu, NULL, true },
 		{ "api_add_cpu", case_api_add, &ctr_cpu, true },
+		{ "apik_add_cpu", case_apik_add_cpu, &ctr_cpu, true },
 		{ "raw_add_mmcid", case_raw_add_mmcid, NULL, true },
 		{ "ctx_add_mmcid", case_ctx_add_mmcid, NULL, true },
 		{ "api_add_mmcid", case_api_add, &ctr_mm, true },
+		{ "apik_add_mmcid", case_apik_add_mmcid, &ctr_mm, true },
 		{ "raw_lock_cpu", case_raw_lock_cpu, NULL, true },
 		{ "ctx_lock_cpu", case_ctx_lock_cpu, NULL, true },
 		{ "api_lock_cpu", case_api_lock, &lk_cpu, true },
+		{ "apik_lock_cpu", case_apik_lock_cpu, &lk_cpu, true },
 		{ "raw_lock_mmcid", case_raw_lock_mmcid, NULL, true },
 		{ "ctx_lock_mmcid", case_ctx_lock_mmcid, NULL, true },
 		{ "api_lock_mmcid", case_api_lock, &lk_mm, true },
+		{ "apik_lock_mmcid", case_apik_lock_mmcid, &lk_mm, true },
 		{ "raw_list_cpu", case_raw_list_cpu, NULL, true },
 		{ "ctx_list_cpu", case_ctx_list_cpu, NULL, true },
 		{ "api_list_cpu", case_api_list, &fl_cpu, true },
+		{ "apik_list_cpu", case_apik_list_cpu, &fl_cpu, true },
 		{ "raw_list_mmcid", case_raw_list_mmcid, NULL, true },
 		{ "ctx_list_mmcid", case_ctx_list_mmcid, NULL, true },
 		{ "api_list_mmcid", case_api_list, &fl_mm, true },
+		{ "apik_list_mmcid", case_apik_list_mmcid, &fl_mm, true },
 		{ "api_ptrbuf_cpu", case_api_ptrbuf_cpu, NULL, true },
 		{ "api_membuf32_cpu", case_api_membuf32_cpu, NULL, true },
 		{ "base_atomic_shared", case_base_atomic_shared, NULL, false },

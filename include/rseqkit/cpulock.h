@@ -63,12 +63,12 @@ RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
 static inline __attribute__((always_inline)) int
 rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_cpulock_slot *slots = l->slots;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
-		int ret = rseqkit__load_cbne_store_u32_k(kind, rs, (int)idx, &slots[idx].locked, 0, 1);
+		unsigned long idx = rseqkit__index_k(kind, &k);
+		int ret = rseqkit__load_cbne_store_u32_k(kind, &k, (int)idx, &slots[idx].locked, 0, 1);
 
 		if (__builtin_expect(ret == 0, 1)) {
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -83,6 +83,26 @@ rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int 
 			return (int)idx;
 		}
 	}
+}
+
+/* rseqkit_cpulock_trylock() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) int
+rseqkit_cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
+{
+	return rseqkit__cpulock_take_k(l, kind, 0);
+}
+
+/* rseqkit_cpulock_lock() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) int
+rseqkit_cpulock_lock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
+{
+	int idx = rseqkit__cpulock_take_k(l, kind, 1);
+
+	if (idx < 0)
+		__builtin_unreachable();	/* lock waits: an index, never -EBUSY */
+	return idx;
 }
 
 /* Take the lock of the calling thread's index, or return -EBUSY if it is
@@ -102,8 +122,8 @@ rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_CPU_ID, 1);
-	return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_MM_CID, 1);
+		return rseqkit_cpulock_lock_k(l, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_cpulock_lock_k(l, RSEQKIT_INDEX_MM_CID);
 }
 
 static inline __attribute__((always_inline)) void

@@ -61,16 +61,18 @@ RSEQKIT_API int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 
 #define RSEQKIT__FL_STOPPED ((intptr_t)&rseqkit__freelist_stopped)
 
+/* rseqkit_freelist_push_batch() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
-rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
+rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
 			       struct rseqkit_freelist_node *first,
 			       struct rseqkit_freelist_node *last, enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		struct rseqkit_freelist_slot *s = &slots[idx];
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
@@ -79,7 +81,7 @@ rseqkit__freelist_push_batch_k(struct rseqkit_freelist *fl,
 			continue;
 		}
 		last->next = (struct rseqkit_freelist_node *)head;
-		if (__builtin_expect(rseqkit__load_cbne_store_u64_k(kind, rs, (int)idx, (uint64_t *)&s->head,
+		if (__builtin_expect(rseqkit__load_cbne_store_u64_k(kind, &k, (int)idx, (uint64_t *)&s->head,
 					(uint64_t)head, (uint64_t)(intptr_t)first) == 0, 1))
 			return (int)idx;
 	}
@@ -93,8 +95,8 @@ rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_MM_CID);
 }
 
 static inline __attribute__((always_inline)) int
@@ -104,16 +106,27 @@ rseqkit_freelist_push(struct rseqkit_freelist *fl,
 	return rseqkit_freelist_push_batch(fl, node, node);
 }
 
-static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
-rseqkit__freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+/* rseqkit_freelist_push() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) int
+rseqkit_freelist_push_k(struct rseqkit_freelist *fl, struct rseqkit_freelist_node *node,
+			enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	return rseqkit_freelist_push_batch_k(fl, node, node, kind);
+}
+
+/* rseqkit_freelist_pop() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		intptr_t load;
-		int ret = rseqkit__load_cbeq_store_add_load_store_ptr_k(kind, rs, (int)idx,
+		int ret = rseqkit__load_cbeq_store_add_load_store_ptr_k(kind, &k, (int)idx,
 				&slots[idx].head, 0,
 				offsetof(struct rseqkit_freelist_node, next), &load);
 
@@ -134,24 +147,26 @@ rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__freelist_pop_k(fl, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__freelist_pop_k(fl, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_freelist_pop_k(fl, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_freelist_pop_k(fl, RSEQKIT_INDEX_MM_CID);
 }
 
+/* rseqkit_freelist_pop_all() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
-rseqkit__freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+rseqkit_freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		struct rseqkit_freelist_slot *s = &slots[idx];
 		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 
 		if (!head || head == RSEQKIT__FL_STOPPED)
 			return NULL;
-		if (rseqkit__load_cbne_store_u64_k(kind, rs, (int)idx, (uint64_t *)&s->head,
+		if (rseqkit__load_cbne_store_u64_k(kind, &k, (int)idx, (uint64_t *)&s->head,
 						(uint64_t)head, 0) == 0)
 			return (struct rseqkit_freelist_node *)head;
 	}
@@ -163,8 +178,8 @@ rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__freelist_pop_all_k(fl, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__freelist_pop_all_k(fl, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_freelist_pop_all_k(fl, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_freelist_pop_all_k(fl, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

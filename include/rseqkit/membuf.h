@@ -61,15 +61,17 @@ RSEQKIT_API void rseqkit_membuf_destroy(struct rseqkit_membuf *b);
 RSEQKIT_API long rseqkit_membuf_drain(struct rseqkit_membuf *b, int idx, void *out,
 				      size_t max);
 
+/* rseqkit_membuf_push() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
-rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_index kind)
+rseqkit_membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		struct rseqkit_membuf_slot *s = &slots[idx];
 		uint64_t count;
 
@@ -77,7 +79,7 @@ rseqkit__membuf_push_k(struct rseqkit_membuf *b, const void *item, enum rseqkit_
 			continue;	/* waited for a drain */
 		if (count >= b->capacity)
 			return -ENOSPC;
-		if (__builtin_expect(rseqkit__load_cbne_memcpy_store_release_u64_k(kind, rs, (int)idx,
+		if (__builtin_expect(rseqkit__load_cbne_memcpy_store_release_u64_k(kind, &k, (int)idx,
 				&s->count, count, s->data + count * sz, item, sz,
 				count + 1) == 0, 1))
 			return 0;
@@ -90,19 +92,21 @@ rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__membuf_push_k(b, item, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__membuf_push_k(b, item, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_membuf_push_k(b, item, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_membuf_push_k(b, item, RSEQKIT_INDEX_MM_CID);
 }
 
+/* rseqkit_membuf_pop() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
-rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index kind)
+rseqkit_membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_membuf_slot *slots = b->slots;
 	size_t sz = b->item_size;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		struct rseqkit_membuf_slot *s = &slots[idx];
 		uint64_t count;
 
@@ -110,7 +114,7 @@ rseqkit__membuf_pop_k(struct rseqkit_membuf *b, void *item, enum rseqkit_index k
 			continue;	/* waited for a drain */
 		if (!count)
 			return -ENOENT;
-		if (__builtin_expect(rseqkit__load_cbne_memcpy_store_u64_k(kind, rs, (int)idx, &s->count,
+		if (__builtin_expect(rseqkit__load_cbne_memcpy_store_u64_k(kind, &k, (int)idx, &s->count,
 				count, item, s->data + (count - 1) * sz, sz,
 				count - 1) == 0, 1))
 			return 0;
@@ -124,8 +128,8 @@ rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__membuf_pop_k(b, item, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__membuf_pop_k(b, item, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_membuf_pop_k(b, item, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_membuf_pop_k(b, item, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

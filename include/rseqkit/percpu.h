@@ -80,8 +80,18 @@
  * and of the checked field); the rseqkit_*_ctx() variants of the operations
  * take it, so a loop keeps them in registers. The data structures store
  * rseqkit_percpu_resolve(kind) (RSEQKIT_INDEX_MM_CID becomes
- * RSEQKIT_INDEX_CPU_ID when mm_cid is not usable) and dispatch on it, so
- * their fast paths test nothing at run time.
+ * RSEQKIT_INDEX_CPU_ID when mm_cid is not usable) and test it once per
+ * operation; their _k forms (below) test nothing.
+ *
+ * Compile-time kinds. Every operation of the data structures also exists as
+ * rseqkit_<structure>_<op>_k(..., kind), for a caller that knows the kind
+ * at compile time: kind must be the constant the structure was initialized
+ * with (RSEQKIT_INDEX_MM_CID also when the process indexes it by CPU: the
+ * _k form then reads and checks cpu_id, the field rseqkit__rs_mm() points
+ * its mm_cid offset at). Without the run-time test of the structure's kind
+ * an operation compiles to the instructions of the bare critical section
+ * (bench/b1_percpu: api_* against apik_* and raw_*). Passing another kind
+ * than the structure's breaks the per-index mutual exclusion.
  *
  * Cross-CPU access (drain, steal, resize): see rseqkit/membarrier.h. The
  * protocol is: (1) compare-and-swap the slot's commit word to a "stopped"
@@ -240,8 +250,8 @@ RSEQKIT_API RSEQKIT__COLD int rseqkit__fb_load_add_load_load_add_store_ptr(int i
 static inline __attribute__((always_inline)) ptrdiff_t
 rseqkit__percpu_field(enum rseqkit_index kind)
 {
-	if (kind == RSEQKIT_INDEX_MM_CID && (rseqkit__fields() & RSEQKIT_FIELD_MM_CID))
-		return rseqkit__rs() + RSEQKIT_OFF_MM_CID;
+	if (kind == RSEQKIT_INDEX_MM_CID)
+		return rseqkit__rs_mm() + RSEQKIT_OFF_MM_CID;
 	return rseqkit__rs() + RSEQKIT_OFF_CPU_ID;
 }
 
@@ -329,26 +339,6 @@ rseqkit_percpu_index_ctx(const struct rseqkit_percpu_ctx *c)
 	return rseqkit__index_of(rseqkit__area_load_u32(c->rs + RSEQKIT_OFF_CPU_ID_START));
 }
 
-/*
- * rseqkit_percpu_index() - the index the next operation of kind should use:
- * one load (cpu_id_start for RSEQKIT_INDEX_CPU_ID; cpu_id then mm_cid for
- * RSEQKIT_INDEX_MM_CID). Always in [0, rseqkit_percpu_nr_slots()).
- */
-static inline __attribute__((always_inline)) int rseqkit_percpu_index(enum rseqkit_index kind)
-{
-	ptrdiff_t rs = rseqkit__rs();
-
-	if (kind == RSEQKIT_INDEX_MM_CID) {
-		/* Loop invariant: computed once, outside the caller's loop. */
-		ptrdiff_t off = (rseqkit__fields() & RSEQKIT_FIELD_MM_CID) ?
-				RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID_START;
-
-		if (__builtin_expect((int32_t)rseqkit__area_load_u32(rs + RSEQKIT_OFF_CPU_ID) < 0, 0))
-			return rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
-		return rseqkit__index_of(rseqkit__area_load_u32(rs + off));
-	}
-	return rseqkit__index_of(rseqkit__area_load_u32(rs + RSEQKIT_OFF_CPU_ID_START));
-}
 
 /*
  * The operations (semantics: <rseqkit/percpu-pseudocode.h>; returns: top of
@@ -359,7 +349,8 @@ static inline __attribute__((always_inline)) int rseqkit_percpu_index(enum rseqk
  * checks the field at fb + fo from the thread pointer, fo a compile-time
  * constant (0 when fb is the field's offset). An architecture without it
  * (no RSEQKIT_ARCH_HAS_KAT) provides rseqkit__<op>_<width>_at(rs, field,
- * idx, ...) and rseqkit__area_load_u32(), and gets both from these.
+ * idx, ...) and rseqkit__area_load_u32(), and gets the _kat forms,
+ * rseqkit__area_load_idx() and rseqkit__area_negative() from these.
  * Internally the data structures use rseqkit__<op>_<width>_k(kind, rs, idx,
  * ...) for their resolved, compile-time kind.
  */
@@ -377,54 +368,98 @@ rseqkit__area_load_idx(ptrdiff_t base, ptrdiff_t off)
 {
 	return rseqkit__area_load_u32(base + off);
 }
+static inline __attribute__((always_inline)) int
+rseqkit__area_negative(ptrdiff_t base, ptrdiff_t off)
+{
+	return (int32_t)rseqkit__area_load_u32(base + off) < 0;
+}
 #endif
 
-/* Offsets of the index read and of the field checked, for a resolved kind. */
+/*
+ * A compile-time kind's bases: rs (rseq_cs, cpu_id_start, cpu_id) and fb,
+ * the base of its checked field: rs for RSEQKIT_INDEX_CPU_ID, rseqkit__rs_mm()
+ * for RSEQKIT_INDEX_MM_CID, so that one code path serves both a usable
+ * mm_cid (index and check on mm_cid) and an unusable one (index and check on
+ * cpu_id, as documented above). Both are compiler constants: a loop keeps
+ * them in registers.
+ */
+struct rseqkit__kc {
+	ptrdiff_t rs;
+	ptrdiff_t fb;
+};
+
+static inline __attribute__((always_inline)) struct rseqkit__kc
+rseqkit__kc(enum rseqkit_index kind)
+{
+	struct rseqkit__kc k;
+
+	k.rs = rseqkit__rs();
+	k.fb = kind == RSEQKIT_INDEX_MM_CID ? rseqkit__rs_mm() : k.rs;
+	return k;
+}
+
+/* Offsets from fb of the index read and of the field checked. */
 #define RSEQKIT__IDX_OFF(kind) \
 	((kind) == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID_START)
 #define RSEQKIT__CHK_OFF(kind) \
 	((kind) == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID)
 
 /*
- * The index of a resolved, compile-time kind (the data structures' fast
- * path), as an unsigned long for indexing. RSEQKIT_INDEX_MM_CID tests
- * cpu_id first: an unregistered area reads mm_cid 0, which would pass the
- * check of the critical section.
+ * The index of a compile-time kind (the data structures' fast path), as an
+ * unsigned long for indexing. RSEQKIT_INDEX_MM_CID tests cpu_id first: an
+ * unregistered area reads mm_cid 0, which would pass the check of the
+ * critical section.
  */
 static inline __attribute__((always_inline)) unsigned long
-rseqkit__index_k(enum rseqkit_index kind, ptrdiff_t rs)
+rseqkit__index_k(enum rseqkit_index kind, const struct rseqkit__kc *k)
 {
 	unsigned long idx;
 
 	if (kind == RSEQKIT_INDEX_MM_CID &&
-	    __builtin_expect((int32_t)rseqkit__area_load_idx(rs, RSEQKIT_OFF_CPU_ID) < 0, 0))
+	    __builtin_expect(rseqkit__area_negative(k->rs, RSEQKIT_OFF_CPU_ID), 0))
 		return (unsigned long)rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
-	idx = rseqkit__area_load_idx(rs, RSEQKIT__IDX_OFF(kind));
+	idx = rseqkit__area_load_idx(k->fb, RSEQKIT__IDX_OFF(kind));
 	if (idx > INT32_MAX)
 		__builtin_unreachable();	/* as rseqkit__index_of() */
 	return idx;
 }
 
+/*
+ * rseqkit_percpu_index() - the index the next operation of kind should use:
+ * one load (cpu_id_start for RSEQKIT_INDEX_CPU_ID; a test of cpu_id, then
+ * mm_cid, or cpu_id when mm_cid is not usable, for RSEQKIT_INDEX_MM_CID).
+ * Always in [0, rseqkit_percpu_nr_slots()).
+ */
+static inline __attribute__((always_inline)) int rseqkit_percpu_index(enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	if (kind == RSEQKIT_INDEX_MM_CID)
+		return (int)rseqkit__index_k(RSEQKIT_INDEX_MM_CID, &k);
+	return (int)rseqkit__index_k(RSEQKIT_INDEX_CPU_ID, &k);
+}
+
 #define RSEQKIT__OP_WRAP(op, sfx, T, PARAMS, ARGS)				\
 RSEQKIT__OP_KAT(op, sfx, T, RSEQKIT__P(PARAMS), RSEQKIT__P(ARGS))		\
 static inline __attribute__((always_inline)) int				\
+rseqkit__##op##_##sfx##_k(enum rseqkit_index kind, const struct rseqkit__kc *k,	\
+			  int idx, PARAMS)					\
+{										\
+	return rseqkit__##op##_##sfx##_kat(k->rs, k->fb, RSEQKIT__CHK_OFF(kind), idx, ARGS); \
+}										\
+static inline __attribute__((always_inline)) int				\
 rseqkit_##op##_##sfx(enum rseqkit_index kind, int idx, PARAMS)			\
 {										\
-	ptrdiff_t rs = rseqkit__rs();						\
+	struct rseqkit__kc k = rseqkit__kc(kind);				\
 										\
-	if (kind == RSEQKIT_INDEX_CPU_ID)					\
-		return rseqkit__##op##_##sfx##_kat(rs, rs, RSEQKIT_OFF_CPU_ID, idx, ARGS); \
-	return rseqkit__##op##_##sfx##_kat(rs, rseqkit__percpu_field(kind), 0, idx, ARGS); \
+	if (kind == RSEQKIT_INDEX_MM_CID)					\
+		return rseqkit__##op##_##sfx##_k(RSEQKIT_INDEX_MM_CID, &k, idx, ARGS); \
+	return rseqkit__##op##_##sfx##_k(RSEQKIT_INDEX_CPU_ID, &k, idx, ARGS);	\
 }										\
 static inline __attribute__((always_inline)) int				\
 rseqkit_##op##_##sfx##_ctx(const struct rseqkit_percpu_ctx *c, int idx, PARAMS)	\
 {										\
 	return rseqkit__##op##_##sfx##_kat(c->rs, c->field, 0, idx, ARGS);	\
-}										\
-static inline __attribute__((always_inline)) int				\
-rseqkit__##op##_##sfx##_k(enum rseqkit_index kind, ptrdiff_t rs, int idx, PARAMS) \
-{										\
-	return rseqkit__##op##_##sfx##_kat(rs, rs, RSEQKIT__CHK_OFF(kind), idx, ARGS); \
 }
 
 #define RSEQKIT__P(...) __VA_ARGS__

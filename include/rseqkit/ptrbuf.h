@@ -54,14 +54,16 @@ RSEQKIT_API void rseqkit_ptrbuf_destroy(struct rseqkit_ptrbuf *b);
 RSEQKIT_API long rseqkit_ptrbuf_drain(struct rseqkit_ptrbuf *b, int idx, void **out,
 				      size_t max);
 
+/* rseqkit_ptrbuf_push() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
-rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
+rseqkit_ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		struct rseqkit_ptrbuf_slot *s = &slots[idx];
 		uint64_t count;
 
@@ -69,7 +71,7 @@ rseqkit__ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kin
 			continue;	/* waited for a drain */
 		if (count >= b->capacity)
 			return -ENOSPC;
-		if (__builtin_expect(rseqkit__load_cbne_store_store_release_u64_k(kind, rs, (int)idx,
+		if (__builtin_expect(rseqkit__load_cbne_store_store_release_u64_k(kind, &k, (int)idx,
 				&s->count, count, &s->array[count], (uint64_t)(uintptr_t)p,
 				count + 1) == 0, 1))
 			return 0;
@@ -82,18 +84,20 @@ rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__ptrbuf_push_k(b, p, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__ptrbuf_push_k(b, p, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_ptrbuf_push_k(b, p, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_ptrbuf_push_k(b, p, RSEQKIT_INDEX_MM_CID);
 }
 
+/* rseqkit_ptrbuf_pop() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) void *
-rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
+rseqkit_ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 {
-	ptrdiff_t rs = rseqkit__rs();
+	struct rseqkit__kc k = rseqkit__kc(kind);
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, rs);
+		unsigned long idx = rseqkit__index_k(kind, &k);
 		struct rseqkit_ptrbuf_slot *s = &slots[idx];
 		uint64_t count, p;
 
@@ -102,7 +106,7 @@ rseqkit__ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 		if (!count)
 			return NULL;
 		p = __atomic_load_n(&s->array[count - 1], __ATOMIC_RELAXED);
-		if (__builtin_expect(rseqkit__load_cbne_load_cbne_store_u64_k(kind, rs, (int)idx, &s->count,
+		if (__builtin_expect(rseqkit__load_cbne_load_cbne_store_u64_k(kind, &k, (int)idx, &s->count,
 				count, &s->array[count - 1], p, count - 1) == 0, 1))
 			return (void *)(uintptr_t)p;
 	}
@@ -114,8 +118,8 @@ rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
 {
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__ptrbuf_pop_k(b, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit__ptrbuf_pop_k(b, RSEQKIT_INDEX_MM_CID);
+		return rseqkit_ptrbuf_pop_k(b, RSEQKIT_INDEX_CPU_ID);
+	return rseqkit_ptrbuf_pop_k(b, RSEQKIT_INDEX_MM_CID);
 }
 
 #ifdef __cplusplus

@@ -195,6 +195,25 @@ static inline __attribute__((always_inline)) uint32_t rseqkit__fields(void)
 #endif
 }
 
+/*
+ * The base that makes RSEQKIT_OFF_MM_CID address the field an
+ * RSEQKIT_INDEX_MM_CID operation really uses: rseqkit_rseq_offset when
+ * mm_cid is usable, else 20 bytes lower, where the mm_cid offset lands on
+ * cpu_id (such a process indexes mm_cid data by CPU, rseqkit/percpu.h).
+ * A constant to the compiler like rseqkit__rs(), so the choice costs the
+ * caller's loop nothing.
+ */
+#define RSEQKIT__MM_SHIFT	20	/* RSEQKIT_OFF_MM_CID - RSEQKIT_OFF_CPU_ID */
+RSEQKIT_STATIC_ASSERT(RSEQKIT__MM_SHIFT == RSEQKIT_OFF_MM_CID - RSEQKIT_OFF_CPU_ID &&
+		      RSEQKIT_FIELD_MM_CID == 1U << 5, "rseqkit__rs_mm() shifts by 5");
+static inline __attribute__((always_inline)) ptrdiff_t rseqkit__rs_mm(void)
+{
+	/* Arithmetic on the two constants, without flags (a test and a
+	 * conditional move stay in the loop): hoisted with them. */
+	return rseqkit__rs() - RSEQKIT__MM_SHIFT +
+	       (ptrdiff_t)(((rseqkit__fields() >> 5) & 1) * RSEQKIT__MM_SHIFT);
+}
+
 /* The calling thread's rseq area (glibc's or rseqkit's). The kernel-owned
  * fields are read-only: never store to them (R4.3 kills V2 writers). */
 static inline struct rseqkit_abi_rseq *rseqkit_thread_area(void)

@@ -101,6 +101,23 @@ rseqkit__area_load_idx(ptrdiff_t base, ptrdiff_t off)
 	return v;
 }
 
+/* 1 when the signed 32-bit field at off(base) is negative (an unregistered
+ * thread's cpu_id): one compare with a jump, no register loaded. */
+static inline __attribute__((always_inline)) int
+rseqkit__area_negative(ptrdiff_t base, ptrdiff_t off)
+{
+#ifdef __OPTIMIZE__
+	__asm__ __volatile__ goto ("cmpl $0, %%fs:%c1(%0)\n\t"
+				   "js %l[neg]" : : "r" (base), "i" (off) : "cc" : neg);
+#else
+	__asm__ __volatile__ goto ("cmpl $0, %%fs:(%0)\n\t"
+				   "js %l[neg]" : : "r" (base + off) : "cc" : neg);
+#endif
+	return 0;
+neg:
+	return 1;
+}
+
 #define RSEQKIT__STR_(x)	#x
 #define RSEQKIT__STR(x)		RSEQKIT__STR_(x)
 
