@@ -51,15 +51,36 @@ static void run_threads(void *(*fn)(void *), void *arg)
 		pthread_join(t[i], NULL);
 }
 
+/*
+ * Every other thread uses the _k forms (the kind as a compile-time
+ * constant), the others the plain ones, on the same structure: both must
+ * pick the same index for a thread, or the exact counts below break (with
+ * glibc's legacy registration mm_cid is not usable: the plain forms index
+ * by cpu_id_start, the _k forms of RSEQKIT_INDEX_MM_CID by cpu_id).
+ */
+static bool thread_uses_k(void)
+{
+	static int n;
+
+	return __atomic_fetch_add(&n, 1, __ATOMIC_RELAXED) & 1;
+}
+
+#define CALL(k_, fn, ...)							\
+	(!(k_) ? fn(__VA_ARGS__) :						\
+	 kind == RSEQKIT_INDEX_MM_CID ? fn##_k(__VA_ARGS__, RSEQKIT_INDEX_MM_CID) : \
+	 fn##_k(__VA_ARGS__, RSEQKIT_INDEX_CPU_ID))
+
 /* --- counter ------------------------------------------------------------- */
 
 static struct rseqkit_counter ctr;
 
 static void *counter_thread(void *arg)
 {
+	bool k = thread_uses_k();
+
 	(void)arg;
 	for (long i = 0; i < iters; i++)
-		rseqkit_counter_add(&ctr, (i & 1) ? 3 : -1);
+		CALL(k, rseqkit_counter_add, &ctr, (i & 1) ? 3 : -1);
 	return NULL;
 }
 
@@ -93,9 +114,11 @@ static struct { long a, b; } __attribute__((aligned(64))) guarded[CPU_SETSIZE];
 
 static void *cpulock_thread(void *arg)
 {
+	bool k = thread_uses_k();
+
 	(void)arg;
 	for (long i = 0; i < iters; i++) {
-		int idx = rseqkit_cpulock_lock(&lk);
+		int idx = CALL(k, rseqkit_cpulock_lock, &lk);
 
 		/* Non-atomic read-modify-write of two words: only the lock
 		 * keeps them equal and exact. */
@@ -148,12 +171,13 @@ static void *freelist_thread(void *arg)
 	long me = (long)(intptr_t)arg;
 	struct obj *held[4];
 	long err = 0;
+	bool k = thread_uses_k();
 
 	for (long i = 0; i < iters; i++) {
 		int n = 0;
 
 		while (n < 4) {
-			struct obj *o = (struct obj *)rseqkit_freelist_pop(&fl);
+			struct obj *o = (struct obj *)CALL(k, rseqkit_freelist_pop, &fl);
 
 			if (!o)
 				break;
@@ -165,7 +189,7 @@ static void *freelist_thread(void *arg)
 			struct obj *o = held[--n];
 
 			__atomic_store_n(&o->owner, 0, __ATOMIC_RELAXED);
-			rseqkit_freelist_push(&fl, &o->node);
+			CALL(k, rseqkit_freelist_push, &fl, &o->node);
 		}
 	}
 	__atomic_fetch_add(&fl_errors, err, __ATOMIC_RELAXED);
@@ -278,13 +302,15 @@ static struct rseqkit_ptrbuf pb;
 
 static void *ptrbuf_thread(void *arg)
 {
+	bool k = thread_uses_k();
+
 	(void)arg;
 	for (long i = 0; i < iters; i++) {
-		void *p = rseqkit_ptrbuf_pop(&pb);
+		void *p = CALL(k, rseqkit_ptrbuf_pop, &pb);
 
-		if (p && rseqkit_ptrbuf_push(&pb, p)) {
+		if (p && CALL(k, rseqkit_ptrbuf_push, &pb, p)) {
 			/* Full on this CPU (migrated): park it elsewhere. */
-			while (rseqkit_ptrbuf_push(&pb, p))
+			while (CALL(k, rseqkit_ptrbuf_push, &pb, p))
 				sched_yield();
 		}
 	}
@@ -342,16 +368,17 @@ static long mb_bad;
 static void *membuf_thread(void *arg)
 {
 	long bad = 0;
+	bool k = thread_uses_k();
 
 	(void)arg;
 	for (long i = 0; i < iters; i++) {
 		struct item it;
 
-		if (rseqkit_membuf_pop(&mb, &it))
+		if (CALL(k, rseqkit_membuf_pop, &mb, &it))
 			continue;
 		if (it.check != ~it.id * 7 || it.pad[12] != (char)it.id)
 			bad++;
-		while (rseqkit_membuf_push(&mb, &it))
+		while (CALL(k, rseqkit_membuf_push, &mb, &it))
 			sched_yield();
 	}
 	__atomic_fetch_add(&mb_bad, bad, __ATOMIC_RELAXED);
