@@ -99,7 +99,7 @@ deps:
 # $(call VARIANT,prefix,cflags,ldflags): objects, libraries and programs of one
 # build variant (host: $(O), static: $(O)/static).
 define VARIANT
-$(1)/obj/%.o: %.c $(HEADERS) $(wildcard tests/harness/*.h bench/*.h) Makefile
+$(1)/obj/%.o: %.c $(HEADERS) $(wildcard tests/harness/*.h bench/*.h) src/interpose/locate.h Makefile
 	@mkdir -p $$(@D)
 	$(say) CC $$@
 	$(Q)$$(CC) $(2) -fPIC -fvisibility=hidden $$(CFLAGS) -c -o $$@ $$<

@@ -55,7 +55,7 @@ $(REALBENCH): bench/real/driver.c $(O)/static/lib/librseqkit.a $(HEADERS)
 	$(say) LD $@
 	$(Q)$(CC) $(STATIC_CFLAGS) $(CFLAGS) -o $@ $< $(O)/static/lib/librseqkit.a $(STATIC_LDFLAGS)
 
-$(O)/obj/tests/interpose/%.o: tests/interpose/%.c $(wildcard tests/interpose/*.h tests/interpose/*.c) $(HEADERS)
+$(O)/obj/tests/interpose/%.o: tests/interpose/%.c $(wildcard tests/interpose/*.h tests/interpose/*.c) $(HEADERS) src/interpose/locate.h
 	@mkdir -p $(@D)
 	$(say) CC $@
 	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS) -c -o $@ $<

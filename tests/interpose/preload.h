@@ -30,40 +30,12 @@
 
 #include <rseqkit/rseqkit.h>
 #include "tap.h"
+#include "../../src/interpose/locate.h"
 
-#define PRELOAD_SO "librseqkit-slicelocks.so"
 
 static bool preload_forced;
 
-static inline const char *preload_path(void)
-{
-	static char path[PATH_MAX];
-	char self[PATH_MAX - 64];
-	ssize_t n;
-	char *slash;
 
-	if (getenv("RSEQKIT_SLICELOCKS"))
-		return getenv("RSEQKIT_SLICELOCKS");
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	snprintf(path, sizeof(path), "%.*s/../../lib/" PRELOAD_SO, (int)(sizeof(path) - 64), self);
-	return path;
-}
-
-/* glibc >= 2.41 registers a V2 area itself (R7). */
-static inline bool preload_glibc_v2(void)
-{
-	int major = 0, minor = 0;
-
-	sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor);
-	return major > 2 || (major == 2 && minor >= 41);
-}
 
 /* Returns in the re-executed program only; extra_env: "NAME=VALUE" or NULL. */
 static inline void preload_start(char **argv, const char *extra_env)
@@ -74,12 +46,12 @@ static inline void preload_start(char **argv, const char *extra_env)
 	void *fn;
 
 	if (!getenv("RSEQKIT_TEST_PRELOADED")) {
-		so = preload_path();
+		so = slicelocks_locate(NULL, "../../lib");
 		if (!so || access(so, R_OK))
 			tap_bail("interposer %s not found (set RSEQKIT_SLICELOCKS)",
-				 so ? so : PRELOAD_SO);
+				 so ? so : SLICELOCKS_SO);
 		setenv("LD_PRELOAD", so, 1);
-		if (!preload_glibc_v2())
+		if (!slicelocks_glibc_registers_v2())
 			setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
 		setenv("RSEQKIT_SLICE_LOCKS_FORCE", "1", 1);
 		setenv("RSEQKIT_TEST_PRELOADED", "1", 1);

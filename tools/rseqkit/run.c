@@ -28,9 +28,9 @@
 
 #include <rseqkit/rseqkit.h>
 #include "cmd.h"
+#include "../../src/interpose/locate.h"
 
 #define NO_GLIBC_RSEQ "glibc.pthread.rseq=0"
-#define SLICELOCKS_SO "librseqkit-slicelocks.so"
 
 static void run_help(FILE *f)
 {
@@ -120,41 +120,13 @@ static int decide(char *reason, size_t len)
 	return WEXITSTATUS(status) == 0;
 }
 
-/* glibc >= 2.41 registers a V2 area by itself (R7). */
-static bool libc_registers_v2(void)
-{
-	int major = 0, minor = 0;
-
-	if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) != 2)
-		return false;
-	return major > 2 || (major == 2 && minor >= 41);
-}
 
 /* The interposer: --preload, $RSEQKIT_SLICELOCKS, or ../lib next to us. */
-static char *find_interposer(const char *given)
+static const char *find_interposer(const char *given)
 {
-	static char path[PATH_MAX];
-	char self[PATH_MAX - 64];
-	ssize_t n;
-	char *slash;
+	const char *path = slicelocks_locate(given, "../lib");
 
-	if (!given)
-		given = getenv("RSEQKIT_SLICELOCKS");
-	if (given) {
-		snprintf(path, sizeof(path), "%s", given);
-		return access(path, R_OK) ? NULL : path;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	if (snprintf(path, sizeof(path), "%s/../lib/" SLICELOCKS_SO, self) >= (int)sizeof(path))
-		return NULL;
-	return access(path, R_OK) ? NULL : path;
+	return path && !access(path, R_OK) ? path : NULL;
 }
 
 int cmd_run(int argc, char **argv)
@@ -219,7 +191,7 @@ int cmd_run(int argc, char **argv)
 	if (!glibc_rseq)
 		glibc_rseq = slice_locks ? "auto" : "off";
 	if (!strcmp(glibc_rseq, "auto"))
-		glibc_rseq = libc_registers_v2() ? "keep" : "off";
+		glibc_rseq = slicelocks_glibc_registers_v2() ? "keep" : "off";
 	if (!strcmp(glibc_rseq, "off") && env_append("GLIBC_TUNABLES", NO_GLIBC_RSEQ, ':')) {
 		fprintf(stderr, "rseqkit run: cannot set GLIBC_TUNABLES: %s\n", strerror(errno));
 		return 127;
@@ -231,11 +203,13 @@ int cmd_run(int argc, char **argv)
 		slice_locks = false;
 	}
 	if (slice_locks) {
+		const char *given = preload ? preload : getenv("RSEQKIT_SLICELOCKS");
+
 		so = find_interposer(preload);
 		if (!so) {
 			fprintf(stderr, "rseqkit run: cannot find %s (%s); give it with --preload "
-				"PATH\n", preload ? preload : SLICELOCKS_SO,
-				preload ? strerror(errno) : "not in ../lib next to rseqkit, "
+				"PATH\n", given ? given : SLICELOCKS_SO,
+				given ? strerror(errno) : "not in ../lib next to rseqkit, "
 				"RSEQKIT_SLICELOCKS unset");
 			return 127;
 		}
