@@ -24,3 +24,6 @@ $(O)/vm/init: vm/init.c tests/harness/kfacts.c tests/harness/kfacts.h include/rs
 	$(Q)$(CC) -static -O2 -std=c11 -Wall -Wextra $(if $(WERROR),-Werror) -Iinclude \
 		-Itests/harness -o $@ vm/init.c tests/harness/kfacts.c
 endif
+
+HELP_EXTRA += \
+	'  make ARCH=aarch64 [WERROR=1]   cross build: static aarch64 programs + vm/init in build-aarch64'
