@@ -95,9 +95,16 @@ kernel-path:
 	@scripts/deps
 	@scripts/kernel-build '$(or $(SCENARIO),v2)'
 
+# Scenarios of another guest architecture (KARCH=arm64) run the programs and
+# init of the aarch64 cross build of this tree (mk/cross.mk) in $(O)-aarch64
+# (vm/lib.sh looks there); vm-check builds it first when one is selected.
+VM_CROSS_BUILD = $(MAKE) --no-print-directory ARCH=aarch64 O='$(O)-aarch64' CC=aarch64-linux-gnu-gcc cross
+
 # vm_check_run SCENARIOS: boot each, then one summary line per scenario.
 define vm_check_run
 	@scripts/deps
+	@if grep -qsE '^KARCH=("?)arm64\1[[:space:]]*$$' $(addprefix vm/scenarios/,$(1)); then \
+		$(VM_CROSS_BUILD) || exit 1; fi
 	@t0=$$(date +%s); failed=""; \
 	for s in $(1); do \
 		echo "==== vm-check $$s ===="; \

@@ -14,7 +14,7 @@ case $O in /*) ;; *) O="$top/$O" ;; esac
 EXPECT_KEYS="ABI SLICE STATS KNOB TRACE MEMBARRIER_RSEQ GLIBC"
 expect_words() {
 	case $1 in
-	ABI) echo "v2 legacy none" ;;
+	ABI) echo "v2 legacy legacy-arch none" ;;
 	SLICE) echo "on off out none" ;;
 	STATS|KNOB|MEMBARRIER_RSEQ) echo "yes no" ;;
 	GLIBC) echo "legacy v2 none" ;;
@@ -30,10 +30,18 @@ load_scenario() {
 	scen_file="$top/vm/scenarios/$1"
 	[ -f "$scen_file" ] || die "no scenario '$1' (have: $(ls "$top/vm/scenarios" | grep -v README | tr '\n' ' '))"
 	PATCHED=no CONFIGS=base CMDLINE="" TESTS="" TEST_TIMEOUT=120 WALL_TIMEOUT=1800
-	TIER=default TIER_REASON="" CLOCK=""
+	TIER=default TIER_REASON="" CLOCK="" KARCH=x86_64
 	for k in $EXPECT_KEYS; do eval "EXPECT_$k="; done
 	# shellcheck disable=SC1090
 	. "$scen_file"
+	# The guest architecture: its programs and init come from the build of
+	# that architecture, $PO (arm64: the cross build `make ARCH=aarch64`,
+	# $O-aarch64 unless VM_CROSS_O names another one).
+	case $KARCH in
+	x86_64) PO=$O ;;
+	arm64) PO=${VM_CROSS_O:-$O-aarch64}; case $PO in /*) ;; *) PO="$top/$PO" ;; esac ;;
+	*) die "$scen_file: KARCH must be x86_64 or arm64, not '$KARCH'" ;;
+	esac
 	case $TIER in
 	default) ;;
 	long) [ -n "$TIER_REASON" ] || die "$scen_file: TIER=long needs a TIER_REASON line saying why" ;;
@@ -69,24 +77,26 @@ write_config() {
 	} >"$1"
 }
 
-# build_init: the static PID 1, rebuilt when its sources change. It shares
-# the kernel feature probe with the tests (tests/harness/kfacts.c).
+# build_init: the static PID 1 of the scenario's architecture ($PO/vm/init),
+# rebuilt when its sources change. It shares the kernel feature probe with the
+# tests (tests/harness/kfacts.c).
 build_init() {
-	local src stale=no
-	init_bin="$O/vm/init"
+	local src stale=no cc=${CC:-cc}
+	[ "$KARCH" = x86_64 ] || cc=${CROSS_COMPILE:-aarch64-linux-gnu-}gcc
+	init_bin="$PO/vm/init"
 	for src in vm/init.c tests/harness/kfacts.c tests/harness/kfacts.h include/rseqkit/abi.h; do
 		[ "$top/$src" -nt "$init_bin" ] && stale=yes
 	done
 	if [ ! -x "$init_bin" ] || [ $stale = yes ]; then
-		mkdir -p "$O/vm"
-		${CC:-cc} -static -O2 -std=c11 -Wall -Wextra -I"$top/include" -I"$top/tests/harness" \
+		mkdir -p "$PO/vm"
+		$cc -static -O2 -std=c11 -Wall -Wextra -I"$top/include" -I"$top/tests/harness" \
 			-o "$init_bin.tmp" "$top/vm/init.c" "$top/tests/harness/kfacts.c" ||
 			die "cannot build the static init (vm/init.c); is the static glibc (libc6-dev) installed?"
 		mv "$init_bin.tmp" "$init_bin"
 	fi
 }
 
-# build_kernel SCENARIO: sets $kernel (bzImage path) and $kernel_secs.
+# build_kernel SCENARIO: sets $kernel (image path) and $kernel_secs.
 # VM_KERNEL=path boots that image instead (kernel development: an incremental
 # build tree of your own); its directory must hold gen_init_cpio or usr/gen_init_cpio.
 build_kernel() {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -34,7 +35,7 @@ static const struct {
 	const char *name;
 	const char *words;	/* accepted values, for messages */
 } keys[KFACTS_NKEYS] = {
-	[KFACTS_ABI]		 = { "ABI", "v2 | legacy | none" },
+	[KFACTS_ABI]		 = { "ABI", "v2 | legacy | legacy-arch | none" },
 	[KFACTS_SLICE]		 = { "SLICE", "on | off | out | none" },
 	[KFACTS_STATS]		 = { "STATS", "yes | no" },
 	[KFACTS_KNOB]		 = { "KNOB", "yes | no" },
@@ -156,8 +157,25 @@ struct rseq_config {
 	uint32_t size, sig, flags, pad;
 };
 
+/*
+ * What a context switch does to a user-modified cpu_id_start of a V2-sized
+ * registration, pinned to one CPU: V2 mode writes the IDs only when they
+ * change, legacy mode rewrites them after every switch. That tells an
+ * architecture without the generic entry code, where every registration runs
+ * legacy whatever its length (R3.2), from a V2 kernel: both advertise the
+ * 33-byte area in the auxiliary vector. A debug kernel may kill the thread
+ * for the user write instead (V2's read-back check, or legacy's under
+ * rseq debugging).
+ */
+enum ids_seen { IDS_UNTRIED, IDS_KEPT, IDS_REWRITTEN, IDS_KILLED, IDS_FAILED };
+
+/* No CPU number, and neither RSEQ_CPU_ID_UNINITIALIZED nor
+ * RSEQ_CPU_ID_REGISTRATION_FAILED. */
+#define IDS_FOREIGN_CPU 0x7eadbeefU
+
 /* What the slice probe child saw; lives in a shared page. */
 struct slice_obs {
+	enum ids_seen ids;		/* the V2 registration's ID updates */
 	struct rseq_config inherited;	/* the caller's registration, read by ptrace */
 	bool have_inherited;
 	long yield, get_unreg, reg, get, set, get_after;
@@ -169,6 +187,37 @@ struct slice_obs {
 static long prctl79(unsigned long op, unsigned long arg)
 {
 	return prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION, op, arg, 0UL, 0UL);
+}
+
+/* In a grandchild (it inherits the registration; a kill stays there): pin,
+ * let the IDs settle, overwrite cpu_id_start, sleep (context switches), look. */
+static enum ids_seen ids_probe(volatile uint32_t *cpu_id_start)
+{
+	cpu_set_t set;
+	int status, cpu, i;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		cpu = sched_getcpu();
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (cpu < 0 || sched_setaffinity(0, sizeof(set), &set))
+			_exit(IDS_FAILED);
+		usleep(1000);
+		*cpu_id_start = IDS_FOREIGN_CPU;
+		for (i = 0; i < 3; i++)
+			usleep(1000);
+		if (*cpu_id_start == IDS_FOREIGN_CPU)
+			_exit(IDS_KEPT);
+		_exit(*cpu_id_start == (uint32_t)cpu ? IDS_REWRITTEN : IDS_FAILED);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return IDS_FAILED;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+		return IDS_KILLED;
+	return WIFEXITED(status) ? (enum ids_seen)WEXITSTATUS(status) : IDS_FAILED;
 }
 
 /* In the child: drop the registration inherited from the caller (glibc's,
@@ -221,9 +270,11 @@ static void slice_child(struct slice_obs *o, unsigned long fsize, unsigned long 
 	o->get_after = prctl79(RSEQKIT_PR_RSEQ_SLICE_EXTENSION_GET, 0);
 	o->get_after_err = errno;
 	o->flags_after = *flags;
+	o->ids = ids_probe((volatile uint32_t *)(area + RSEQKIT_OFF_CPU_ID_START));
 }
 
-static void probe_slice(struct kfacts *f, unsigned long fsize, unsigned long align)
+static void probe_slice(struct kfacts *f, unsigned long fsize, unsigned long align,
+			enum ids_seen *ids)
 {
 	char b[6][24];
 	struct slice_obs *o;
@@ -295,7 +346,28 @@ static void probe_slice(struct kfacts *f, unsigned long fsize, unsigned long ali
 	    res(o->get, o->get_err, b[1], 24), res(o->set, o->set_err, b[2], 24),
 	    res(o->get_after, o->get_after_err, b[3], 24), o->flags_after);
 out:
+	*ids = o->ids;
 	munmap(o, sizeof(*o));
+}
+
+/* The auxiliary vector says V2; the slice probe's registration says which mode
+ * a V2-sized registration really runs in (see enum ids_seen). */
+static void probe_abi_mode(struct kfacts *f, enum ids_seen ids)
+{
+	static const char *const seen[] = {
+		[IDS_UNTRIED] = "mode not probed (no V2-sized registration)",
+		[IDS_KEPT] = "IDs written only on change (V2 mode)",
+		[IDS_REWRITTEN] = "IDs rewritten after every context switch: legacy mode",
+		[IDS_KILLED] = "a user write to cpu_id_start killed the thread (checked IDs: V2 mode or rseq debugging)",
+		[IDS_FAILED] = "mode probe failed",
+	};
+	char aux[KFACTS_DETAIL_MAX];
+
+	if (strcmp(f->value[KFACTS_ABI], "v2"))
+		return;
+	snprintf(aux, sizeof(aux), "%s", f->detail[KFACTS_ABI]);
+	set(f, KFACTS_ABI, ids == IDS_REWRITTEN ? "legacy-arch" : "v2", "%s; %s", aux,
+	    ids <= IDS_FAILED ? seen[ids] : "mode probe failed");
 }
 
 static void probe_file(struct kfacts *f, enum kfacts_key key, const char *path)
@@ -372,11 +444,13 @@ static void probe_glibc(struct kfacts *f)
 void kfacts_probe(struct kfacts *f)
 {
 	unsigned long fsize, align;
+	enum ids_seen ids = IDS_UNTRIED;
 
 	memset(f, 0, sizeof(*f));
 	f->sandboxed = sandboxed();
 	probe_abi(f, &fsize, &align);
-	probe_slice(f, fsize, align);
+	probe_slice(f, fsize, align, &ids);
+	probe_abi_mode(f, ids);
 	probe_file(f, KFACTS_STATS, DEBUGFS_RSEQ "/stats");
 	probe_file(f, KFACTS_KNOB, DEBUGFS_RSEQ "/slice_ext_nsec");
 	probe_trace(f);
@@ -395,7 +469,7 @@ static bool one_of(const char *v, const char *const *words)
 int kfacts_declare(struct kfacts *f, enum kfacts_key key, const char *value,
 		   char *err, size_t errlen)
 {
-	static const char *const abi[] = { "v2", "legacy", "none", NULL };
+	static const char *const abi[] = { "v2", "legacy", "legacy-arch", "none", NULL };
 	static const char *const slice[] = { "on", "off", "out", "none", NULL };
 	static const char *const yesno[] = { "yes", "no", NULL };
 	static const char *const glibc[] = { "legacy", "v2", "none", NULL };
@@ -438,7 +512,8 @@ int kfacts_declare(struct kfacts *f, enum kfacts_key key, const char *value,
  * A scenario's GLIBC word is about its static programs (built with the host's
  * glibc). A program running on another glibc (the glibc root filesystems of
  * the VM) follows R7 instead: glibc >= 2.41 registers the feature size, so
- * V2 where the ABI is V2; older ones register 32 bytes (legacy).
+ * V2 where the auxiliary vector says V2 (also legacy-arch: the word is about
+ * the length glibc registers); older ones register 32 bytes (legacy).
  */
 static void glibc_for_this_program(struct kfacts *f)
 {
@@ -450,7 +525,8 @@ static void glibc_for_this_program(struct kfacts *f)
 		return;
 	if (major > 2 || (major == 2 && minor >= 41))
 		snprintf(f->value[KFACTS_GLIBC], sizeof(f->value[KFACTS_GLIBC]), "%s",
-			 !strcmp(abi, "v2") ? "v2" : !strcmp(abi, "none") ? "none" : "legacy");
+			 !strcmp(abi, "v2") || !strcmp(abi, "legacy-arch") ? "v2" :
+			 !strcmp(abi, "none") ? "none" : "legacy");
 }
 
 static int declared_from(struct kfacts *f, char *err, size_t errlen);

@@ -9,9 +9,12 @@
  * same way. No TAP, no library: only libc and rseqkit/abi.h constants.
  *
  * Keys and their words (docs: vm/scenarios/README):
- *   ABI              v2 | legacy | none     AT_RSEQ_FEATURE_SIZE >= 33 with
- *                                           AT_RSEQ_ALIGN its power of two /
- *                                           rseq(2) without V2 / no rseq(2)
+ *   ABI              v2 | legacy |          AT_RSEQ_FEATURE_SIZE >= 33 with
+ *                    legacy-arch | none     AT_RSEQ_ALIGN its power of two /
+ *                                           rseq(2) without V2 / the V2 auxv
+ *                                           but every registration legacy (an
+ *                                           architecture without the generic
+ *                                           entry code, R3.2) / no rseq(2)
  *   SLICE            on | off | out | none  time slice extensions on a V2
  *                                           registration: usable / compiled in,
  *                                           disabled at boot / compiled out /

@@ -38,7 +38,7 @@ struct kfeat {
 	bool rseq;			/* rseq(2) exists (not ENOSYS) */
 	unsigned long feature_size;	/* AT_RSEQ_FEATURE_SIZE, 20 if absent (probed) */
 	unsigned long align;		/* AT_RSEQ_ALIGN, 32 if absent (probed) */
-	bool v2;			/* V2 registrations (feature size >= 33) */
+	bool v2;			/* registrations >= 33 bytes run V2 (ABI=v2) */
 	enum kfeat_slice slice;		/* time slice extensions */
 	bool stats;			/* debugfs rseq/stats readable */
 	bool slice_knob;		/* debugfs rseq/slice_ext_nsec readable */
