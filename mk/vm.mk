@@ -5,7 +5,7 @@
 # (-include mk/*.mk); see kernel/README.md for usage.
 #
 #   make kernel      [SCENARIO=v2]          build (or reuse from the cache) a kernel
-#   make kernel-path [SCENARIO=v2]          print its bzImage path (builds if needed)
+#   make kernel-path [SCENARIO=v2]          print its kernel image path (builds if needed)
 #   make vm-check    [SCENARIO=name]        run the scenario's tests in the VM;
 #                                           without SCENARIO: every one of VM_SCENARIOS
 #   make vm-check-long [SCENARIO=name]      the same for VM_SCENARIOS_LONG (TIER=long;
@@ -65,7 +65,7 @@ check-long: vm-check-long
 # For the top Makefile's `make help` (one quoted line per entry).
 HELP_EXTRA += \
 	'  make kernel [SCENARIO=v2]      build a scenario kernel (cached under ~/.cache/rseqkit)' \
-	'  make kernel-path [SCENARIO=v2] print its bzImage path' \
+	'  make kernel-path [SCENARIO=v2] print its kernel image path' \
 	'  make vm-check [SCENARIO=name]  boot the kernel(s) under QEMU, run the tests there;' \
 	'                                 default: every scenario ($(VM_SCENARIOS))' \
 	'  make vm-check-long             the long-tier scenarios ($(or $(VM_SCENARIOS_LONG),none))' \
@@ -75,7 +75,7 @@ HELP_EXTRA += \
 
 define VM_HELP
   kernel [SCENARIO=v2]     build the scenario's kernel (cached in ~/.cache/rseqkit)
-  kernel-path [SCENARIO=]  print the bzImage path of a scenario
+  kernel-path [SCENARIO=]  print the kernel image path of a scenario
   vm-check [SCENARIO=]     boot the kernel(s) under QEMU and run the tests there
                            (default: every scenario: $(VM_SCENARIOS))
   vm-check-long            the long-tier scenarios (TIER=long): $(or $(VM_SCENARIOS_LONG),none)
