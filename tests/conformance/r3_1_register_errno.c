@@ -25,7 +25,9 @@ static const int flagsv[] = { 0, 2, 4 };
 static int expected(const struct kfeat *k, uintptr_t ptr, uint32_t len, int flags,
 		    bool user_ptr, char *why, size_t n)
 {
-	int known = k->v2 ? (int)RSEQKIT_FLAG_SLICE_EXT_DEFAULT_ON : 0;
+	/* Upstream knows the flag on every architecture (kernel/rseq.c
+	 * RSEQ_FLAGS_SUPPORTED), also where registrations run legacy. */
+	int known = k->v2_kernel ? (int)RSEQKIT_FLAG_SLICE_EXT_DEFAULT_ON : 0;
 	bool pre63 = k->feature_size < 28;
 
 	if (flags & ~known) {

@@ -156,9 +156,9 @@ int main(int argc, char **argv)
 				}
 				ct_rseq_debug_set(saved);
 			} else {
-				bool checked = !k.v2 || ct_debug_kernel();
+				bool checked = !k.v2_kernel || ct_debug_kernel();
 
-				one(&c, checked, !k.v2 ? " (pre-V2 kernel)" : checked ?
+				one(&c, checked, !k.v2_kernel ? " (pre-V2 kernel)" : checked ?
 				    " (debug kernel)" : " (V2 kernel without rseq debugging)");
 			}
 		}

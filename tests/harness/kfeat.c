@@ -65,6 +65,7 @@ void kfeat_probe(struct kfeat *k)
 
 	k->rseq = strcmp(word(&decl, &probed, KFACTS_ABI), "none") != 0;
 	k->v2 = !strcmp(word(&decl, &probed, KFACTS_ABI), "v2");
+	k->v2_kernel = k->v2 || !strcmp(word(&decl, &probed, KFACTS_ABI), "legacy-arch");
 	k->feature_size = getauxval(RSEQKIT_AT_RSEQ_FEATURE_SIZE);
 	if (!k->feature_size)
 		k->feature_size = RSEQKIT_LEGACY_USABLE_SIZE;

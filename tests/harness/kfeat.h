@@ -39,6 +39,10 @@ struct kfeat {
 	unsigned long feature_size;	/* AT_RSEQ_FEATURE_SIZE, 20 if absent (probed) */
 	unsigned long align;		/* AT_RSEQ_ALIGN, 32 if absent (probed) */
 	bool v2;			/* registrations >= 33 bytes run V2 (ABI=v2) */
+	/* A kernel of the V2 generation (ABI v2 or legacy-arch): upstream's
+	 * registration flags and non-debug rseq_cs checks, whatever mode its
+	 * registrations run in (legacy-arch: every one legacy, R3.2). */
+	bool v2_kernel;
 	enum kfeat_slice slice;		/* time slice extensions */
 	bool stats;			/* debugfs rseq/stats readable */
 	bool slice_knob;		/* debugfs rseq/slice_ext_nsec readable */
