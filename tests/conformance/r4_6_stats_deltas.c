@@ -121,9 +121,17 @@ int main(int argc, char **argv)
 		tap_ok(l.d.ids >= l.switches * 8 / 10,
 		       "R4.1/R4.6 legacy: about one ids write per context switch (%llu for %llu switches)",
 		       (unsigned long long)l.d.ids, (unsigned long long)l.switches);
-		tap_ok(l.d.cs <= l.switches / 20,
-		       "R4.2/R4.6 legacy: almost no rseq_cs evaluations for a pinned sleeper, only after a user-mode interruption as upstream (%llu for %llu switches, <= 5%%)",
-		       (unsigned long long)l.d.cs, (unsigned long long)l.switches);
+		/* Only the generic entry code tracks user-mode interruptions;
+		 * without it (ABI legacy-arch: arm64 on 6.12) upstream
+		 * evaluates rseq_cs after every event. */
+		if (k.v2)
+			tap_ok(l.d.cs <= l.switches / 20,
+			       "R4.2/R4.6 legacy: almost no rseq_cs evaluations for a pinned sleeper, only after a user-mode interruption as upstream (%llu for %llu switches, <= 5%%)",
+			       (unsigned long long)l.d.cs, (unsigned long long)l.switches);
+		else
+			tap_ok(l.d.cs >= l.switches * 8 / 10,
+			       "R4.2/R4.6 legacy: about one rseq_cs evaluation per context switch, no user-mode interruption tracking on this architecture as upstream (%llu for %llu switches)",
+			       (unsigned long long)l.d.cs, (unsigned long long)l.switches);
 	}
 	if (!k.v2) {
 		tap_skip("R4.6 V2: ids/cs per switch: kernel has no V2 (feature size %lu)", k.feature_size);
