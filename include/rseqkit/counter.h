@@ -67,7 +67,7 @@ rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(c->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_counter_add_k(c, n, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_counter_add_k(c, n, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_counter_add_k(c, n, RSEQKIT__RESOLVED_MM);
 }
 
 #ifdef __cplusplus

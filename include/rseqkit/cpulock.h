@@ -113,7 +113,7 @@ rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_CPU_ID, 0);
-	return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_MM_CID, 0);
+	return rseqkit__cpulock_take_k(l, RSEQKIT__RESOLVED_MM, 0);
 }
 
 /* Take the lock of the calling thread's index; returns the index. */
@@ -123,7 +123,7 @@ rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_cpulock_lock_k(l, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_cpulock_lock_k(l, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_cpulock_lock_k(l, RSEQKIT__RESOLVED_MM);
 }
 
 static inline __attribute__((always_inline)) void

@@ -96,7 +96,7 @@ rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT__RESOLVED_MM);
 }
 
 static inline __attribute__((always_inline)) int
@@ -148,7 +148,7 @@ rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_freelist_pop_k(fl, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_freelist_pop_k(fl, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_freelist_pop_k(fl, RSEQKIT__RESOLVED_MM);
 }
 
 /* rseqkit_freelist_pop_all() with kind, a compile-time constant, the kind the structure was
@@ -179,7 +179,7 @@ rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_freelist_pop_all_k(fl, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_freelist_pop_all_k(fl, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_freelist_pop_all_k(fl, RSEQKIT__RESOLVED_MM);
 }
 
 #ifdef __cplusplus

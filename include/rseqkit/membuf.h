@@ -93,7 +93,7 @@ rseqkit_membuf_push(struct rseqkit_membuf *b, const void *item)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_membuf_push_k(b, item, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_membuf_push_k(b, item, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_membuf_push_k(b, item, RSEQKIT__RESOLVED_MM);
 }
 
 /* rseqkit_membuf_pop() with kind, a compile-time constant, the kind the structure was
@@ -129,7 +129,7 @@ rseqkit_membuf_pop(struct rseqkit_membuf *b, void *item)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_membuf_pop_k(b, item, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_membuf_pop_k(b, item, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_membuf_pop_k(b, item, RSEQKIT__RESOLVED_MM);
 }
 
 #ifdef __cplusplus

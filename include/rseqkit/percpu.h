@@ -137,6 +137,9 @@ extern "C" {
 enum rseqkit_index {
 	RSEQKIT_INDEX_CPU_ID = 0,
 	RSEQKIT_INDEX_MM_CID = 1,
+	/* Internal, never accepted by an init: RSEQKIT_INDEX_MM_CID known to be
+	 * usable (a structure's resolved kind), for the _k bodies only. */
+	RSEQKIT__INDEX_MM_CID_USABLE = 2,
 };
 
 #define RSEQKIT_CACHELINE	64
@@ -394,15 +397,24 @@ rseqkit__kc(enum rseqkit_index kind)
 	struct rseqkit__kc k;
 
 	k.rs = rseqkit__rs();
+	/* RSEQKIT__INDEX_MM_CID_USABLE: mm_cid is at its own offset from rs */
 	k.fb = kind == RSEQKIT_INDEX_MM_CID ? rseqkit__rs_mm() : k.rs;
 	return k;
 }
 
 /* Offsets from fb of the index read and of the field checked. */
 #define RSEQKIT__IDX_OFF(kind) \
-	((kind) == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID_START)
+	((kind) != RSEQKIT_INDEX_CPU_ID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID_START)
 #define RSEQKIT__CHK_OFF(kind) \
-	((kind) == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID)
+	((kind) != RSEQKIT_INDEX_CPU_ID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID)
+
+/*
+ * The _k kind a structure's plain operation runs for its stored (resolved)
+ * kind: RSEQKIT_INDEX_MM_CID is stored only when mm_cid is usable, so its
+ * base is rs itself, not rseqkit__rs_mm() (which a call outside a loop
+ * would recompute from rseqkit_rseq_fields).
+ */
+#define RSEQKIT__RESOLVED_MM	RSEQKIT__INDEX_MM_CID_USABLE
 
 /*
  * The index of a compile-time kind (the data structures' fast path), as an
@@ -415,7 +427,7 @@ rseqkit__index_k(enum rseqkit_index kind, const struct rseqkit__kc *k)
 {
 	unsigned long idx;
 
-	if (kind == RSEQKIT_INDEX_MM_CID &&
+	if (kind != RSEQKIT_INDEX_CPU_ID &&
 	    __builtin_expect(rseqkit__area_negative(k->rs, RSEQKIT_OFF_CPU_ID), 0))
 		return (unsigned long)rseqkit__percpu_index_slow(RSEQKIT_INDEX_MM_CID);
 	idx = rseqkit__area_load_idx(k->fb, RSEQKIT__IDX_OFF(kind));

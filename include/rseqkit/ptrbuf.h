@@ -85,7 +85,7 @@ rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_ptrbuf_push_k(b, p, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_ptrbuf_push_k(b, p, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_ptrbuf_push_k(b, p, RSEQKIT__RESOLVED_MM);
 }
 
 /* rseqkit_ptrbuf_pop() with kind, a compile-time constant, the kind the structure was
@@ -119,7 +119,7 @@ rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
 	/* Constant kinds: each path resolves its fields at compile time. */
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
 		return rseqkit_ptrbuf_pop_k(b, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_ptrbuf_pop_k(b, RSEQKIT_INDEX_MM_CID);
+	return rseqkit_ptrbuf_pop_k(b, RSEQKIT__RESOLVED_MM);
 }
 
 #ifdef __cplusplus
