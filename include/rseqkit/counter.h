@@ -45,29 +45,40 @@ RSEQKIT_API int64_t rseqkit_counter_read(const struct rseqkit_counter *c);
 /* Make the counter read 0 (see above). */
 RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
 
+/* The add of kind with the bases k (rseqkit__kc()). */
+static inline __attribute__((always_inline)) int
+rseqkit__counter_add_kc(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind,
+			const struct rseqkit__kc *k)
+{
+	unsigned long idx;
+
+	do {
+		idx = rseqkit__index_k(kind, k);
+	} while (__builtin_expect(rseqkit__load_add_store_u64_k(kind, k, (int)idx,
+					&c->slots[idx].v, (uint64_t)n) != 0, 0));
+	return (int)idx;
+}
+
 /* rseqkit_counter_add() with kind, a compile-time constant, the kind the structure was
  * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
 rseqkit_counter_add_k(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind)
 {
 	struct rseqkit__kc k = rseqkit__kc(kind);
-	unsigned long idx;
 
-	do {
-		idx = rseqkit__index_k(kind, &k);
-	} while (__builtin_expect(rseqkit__load_add_store_u64_k(kind, &k, (int)idx,
-					&c->slots[idx].v, (uint64_t)n) != 0, 0));
-	return (int)idx;
+	return rseqkit__counter_add_kc(c, n, kind, &k);
 }
 
 /* Add n on the calling thread's index; returns the index used. */
 static inline __attribute__((always_inline)) int
 rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	/* One base for both branches (rseqkit__resolved_kc()). */
+	struct rseqkit__kc k = rseqkit__resolved_kc();
+
 	if (__builtin_expect(c->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_counter_add_k(c, n, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_counter_add_k(c, n, RSEQKIT__RESOLVED_MM);
+		return rseqkit__counter_add_kc(c, n, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__counter_add_kc(c, n, RSEQKIT__RESOLVED_MM, &k);
 }
 
 #ifdef __cplusplus

@@ -59,11 +59,13 @@ RSEQKIT_API void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l);
 RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
 
 /* Take the lock of the calling thread's index; when it is held, wait for it
- * (wait, a constant) or return -EBUSY. */
+ * (wait, a constant) or return -EBUSY. kp: the bases of kind (rseqkit__kc(),
+ * or rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) int
-rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait)
+rseqkit__cpulock_take_kc(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait,
+		const struct rseqkit__kc *kp)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
+	struct rseqkit__kc k = *kp;
 	struct rseqkit_cpulock_slot *slots = l->slots;
 
 	for (;;) {
@@ -83,6 +85,15 @@ rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int 
 			return (int)idx;
 		}
 	}
+}
+
+/* rseqkit__cpulock_take_kc() with the bases of kind (rseqkit__kc()). */
+static inline __attribute__((always_inline)) int
+rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	return rseqkit__cpulock_take_kc(l, kind, wait, &k);
 }
 
 /* rseqkit_cpulock_trylock() with kind, a compile-time constant, the kind the structure was
@@ -110,20 +121,27 @@ rseqkit_cpulock_lock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 static inline __attribute__((always_inline)) int
 rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__cpulock_take_k(l, RSEQKIT_INDEX_CPU_ID, 0);
-	return rseqkit__cpulock_take_k(l, RSEQKIT__RESOLVED_MM, 0);
+		return rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 0, &k);
+	return rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 0, &k);
 }
 
 /* Take the lock of the calling thread's index; returns the index. */
 static inline __attribute__((always_inline)) int
 rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+	int idx;
+
 	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_cpulock_lock_k(l, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_cpulock_lock_k(l, RSEQKIT__RESOLVED_MM);
+		idx = rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 1, &k);
+	else
+		idx = rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 1, &k);
+	if (idx < 0)
+		__builtin_unreachable();	/* lock waits: an index, never -EBUSY */
+	return idx;
 }
 
 static inline __attribute__((always_inline)) void

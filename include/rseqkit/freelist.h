@@ -61,14 +61,15 @@ RSEQKIT_API int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 
 #define RSEQKIT__FL_STOPPED ((intptr_t)&rseqkit__freelist_stopped)
 
-/* rseqkit_freelist_push_batch() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* The body of rseqkit_freelist_push_batch_k(), with kp the bases of kind (rseqkit__kc(), or
+ * rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) int
-rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
+rseqkit__freelist_push_batch_kc(struct rseqkit_freelist *fl,
 			       struct rseqkit_freelist_node *first,
-			       struct rseqkit_freelist_node *last, enum rseqkit_index kind)
+			       struct rseqkit_freelist_node *last, enum rseqkit_index kind,
+		const struct rseqkit__kc *kp)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
+	struct rseqkit__kc k = *kp;
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
@@ -87,16 +88,29 @@ rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
 	}
 }
 
+/* rseqkit_freelist_push_batch() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) int
+rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
+			       struct rseqkit_freelist_node *first,
+			       struct rseqkit_freelist_node *last, enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	return rseqkit__freelist_push_batch_kc(fl, first, last, kind, &k);
+}
+
 /* Push the chain first..last (last->next is overwritten); returns the index. */
 static inline __attribute__((always_inline)) int
 rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 			    struct rseqkit_freelist_node *first,
 			    struct rseqkit_freelist_node *last)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_freelist_push_batch_k(fl, first, last, RSEQKIT__RESOLVED_MM);
+		return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT__RESOLVED_MM, &k);
 }
 
 static inline __attribute__((always_inline)) int
@@ -115,12 +129,13 @@ rseqkit_freelist_push_k(struct rseqkit_freelist *fl, struct rseqkit_freelist_nod
 	return rseqkit_freelist_push_batch_k(fl, node, node, kind);
 }
 
-/* rseqkit_freelist_pop() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* The body of rseqkit_freelist_pop_k(), with kp the bases of kind (rseqkit__kc(), or
+ * rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
-rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+rseqkit__freelist_pop_kc(struct rseqkit_freelist *fl, enum rseqkit_index kind,
+		const struct rseqkit__kc *kp)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
+	struct rseqkit__kc k = *kp;
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
@@ -141,22 +156,34 @@ rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 	}
 }
 
+/* rseqkit_freelist_pop() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	return rseqkit__freelist_pop_kc(fl, kind, &k);
+}
+
 /* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_freelist_pop_k(fl, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_freelist_pop_k(fl, RSEQKIT__RESOLVED_MM);
+		return rseqkit__freelist_pop_kc(fl, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__freelist_pop_kc(fl, RSEQKIT__RESOLVED_MM, &k);
 }
 
-/* rseqkit_freelist_pop_all() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* The body of rseqkit_freelist_pop_all_k(), with kp the bases of kind (rseqkit__kc(), or
+ * rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
-rseqkit_freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+rseqkit__freelist_pop_all_kc(struct rseqkit_freelist *fl, enum rseqkit_index kind,
+		const struct rseqkit__kc *kp)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
+	struct rseqkit__kc k = *kp;
 	struct rseqkit_freelist_slot *slots = fl->slots;
 
 	for (;;) {
@@ -172,14 +199,25 @@ rseqkit_freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 	}
 }
 
+/* rseqkit_freelist_pop_all() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit_freelist_pop_all_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	return rseqkit__freelist_pop_all_kc(fl, kind, &k);
+}
+
 /* Detach the calling CPU's whole list (NULL if empty). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit_freelist_pop_all(struct rseqkit_freelist *fl)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+
 	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_freelist_pop_all_k(fl, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_freelist_pop_all_k(fl, RSEQKIT__RESOLVED_MM);
+		return rseqkit__freelist_pop_all_kc(fl, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__freelist_pop_all_kc(fl, RSEQKIT__RESOLVED_MM, &k);
 }
 
 #ifdef __cplusplus

@@ -416,6 +416,14 @@ rseqkit__kc(enum rseqkit_index kind)
  */
 #define RSEQKIT__RESOLVED_MM	RSEQKIT__INDEX_MM_CID_USABLE
 
+/* The bases of both kinds a structure stores (RSEQKIT_INDEX_CPU_ID and
+ * RSEQKIT__RESOLVED_MM: both rs), computed once before the kind test so
+ * that both branches share them. */
+static inline __attribute__((always_inline)) struct rseqkit__kc rseqkit__resolved_kc(void)
+{
+	return rseqkit__kc(RSEQKIT_INDEX_CPU_ID);
+}
+
 /*
  * The index of a compile-time kind (the data structures' fast path), as an
  * unsigned long for indexing. RSEQKIT_INDEX_MM_CID tests cpu_id first: an

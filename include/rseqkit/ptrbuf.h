@@ -54,12 +54,13 @@ RSEQKIT_API void rseqkit_ptrbuf_destroy(struct rseqkit_ptrbuf *b);
 RSEQKIT_API long rseqkit_ptrbuf_drain(struct rseqkit_ptrbuf *b, int idx, void **out,
 				      size_t max);
 
-/* rseqkit_ptrbuf_push() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* The body of rseqkit_ptrbuf_push_k(), with kp the bases of kind (rseqkit__kc(), or
+ * rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) int
-rseqkit_ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
+rseqkit__ptrbuf_push_kc(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind,
+		const struct rseqkit__kc *kp)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
+	struct rseqkit__kc k = *kp;
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
@@ -78,22 +79,34 @@ rseqkit_ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind
 	}
 }
 
+/* rseqkit_ptrbuf_push() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) int
+rseqkit_ptrbuf_push_k(struct rseqkit_ptrbuf *b, void *p, enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	return rseqkit__ptrbuf_push_kc(b, p, kind, &k);
+}
+
 /* Push p on the calling CPU's buffer: 0, or -ENOSPC when it is full. */
 static inline __attribute__((always_inline)) int
 rseqkit_ptrbuf_push(struct rseqkit_ptrbuf *b, void *p)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_ptrbuf_push_k(b, p, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_ptrbuf_push_k(b, p, RSEQKIT__RESOLVED_MM);
+		return rseqkit__ptrbuf_push_kc(b, p, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__ptrbuf_push_kc(b, p, RSEQKIT__RESOLVED_MM, &k);
 }
 
-/* rseqkit_ptrbuf_pop() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* The body of rseqkit_ptrbuf_pop_k(), with kp the bases of kind (rseqkit__kc(), or
+ * rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) void *
-rseqkit_ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
+rseqkit__ptrbuf_pop_kc(struct rseqkit_ptrbuf *b, enum rseqkit_index kind,
+		const struct rseqkit__kc *kp)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
+	struct rseqkit__kc k = *kp;
 	struct rseqkit_ptrbuf_slot *slots = b->slots;
 
 	for (;;) {
@@ -112,14 +125,25 @@ rseqkit_ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
 	}
 }
 
+/* rseqkit_ptrbuf_pop() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+static inline __attribute__((always_inline)) void *
+rseqkit_ptrbuf_pop_k(struct rseqkit_ptrbuf *b, enum rseqkit_index kind)
+{
+	struct rseqkit__kc k = rseqkit__kc(kind);
+
+	return rseqkit__ptrbuf_pop_kc(b, kind, &k);
+}
+
 /* Pop the calling CPU's most recent pointer; NULL when empty. */
 static inline __attribute__((always_inline)) void *
 rseqkit_ptrbuf_pop(struct rseqkit_ptrbuf *b)
 {
-	/* Constant kinds: each path resolves its fields at compile time. */
+	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
+
 	if (__builtin_expect(b->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit_ptrbuf_pop_k(b, RSEQKIT_INDEX_CPU_ID);
-	return rseqkit_ptrbuf_pop_k(b, RSEQKIT__RESOLVED_MM);
+		return rseqkit__ptrbuf_pop_kc(b, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__ptrbuf_pop_kc(b, RSEQKIT__RESOLVED_MM, &k);
 }
 
 #ifdef __cplusplus
