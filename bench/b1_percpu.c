@@ -90,11 +90,33 @@ static long items[NOBJ];
 #define CASE(name) static void case_##name(void *c, int tid, long n)
 #define UNUSED_ARGS (void)c; (void)tid
 
+/*
+ * The cases of the three operations are generated: <flavour>_<op>_<kind>
+ * for the flavours raw (rseqkit_<op>(kind, ...)), ctx (rseqkit_<op>_ctx()
+ * on a context resolved before the loop) and apik (the structure's _k form),
+ * and the kinds cpu and mmcid; api_<op> (the plain structure API) is one
+ * function for both kinds (the structure's kind decides).
+ * A flavour of the raw ops: SETUP declares sel before the loop, INDEX()
+ * reads the index, OP(op, ...) runs a critical section.
+ */
+#define raw_SETUP(kind)		const enum rseqkit_index sel = (kind)
+#define raw_INDEX()		rseqkit_percpu_index(sel)
+#define raw_OP(op, ...)		rseqkit_##op(sel, __VA_ARGS__)
+#define ctx_SETUP(kind)		const struct rseqkit_percpu_ctx sel = rseqkit_percpu_ctx(kind)
+#define ctx_INDEX()		rseqkit_percpu_index_ctx(&sel)
+#define ctx_OP(op, ...)		rseqkit_##op##_ctx(&sel, __VA_ARGS__)
+
+/* X(flavour, kind name, kind) for both kinds. */
+#define FOR_KINDS(X, fl)						\
+	X(fl, cpu, RSEQKIT_INDEX_CPU_ID)				\
+	X(fl, mmcid, RSEQKIT_INDEX_MM_CID)
+
 /* --- add ------------------------------------------------------------------ */
 
-#define RAW_ADD(name, kind)						\
-CASE(name)								\
+#define RAW_ADD(fl, kn, kind)						\
+CASE(fl##_add_##kn)							\
 {									\
+	fl##_SETUP(kind);						\
 	struct rseqkit_counter_slot *slots = raw_ctr.slots;		\
 									\
 	UNUSED_ARGS;							\
@@ -102,33 +124,13 @@ CASE(name)								\
 		int idx;						\
 									\
 		do {							\
-			idx = rseqkit_percpu_index(kind);		\
-		} while (__builtin_expect(rseqkit_load_add_store_u64(kind, idx, \
+			idx = fl##_INDEX();				\
+		} while (__builtin_expect(fl##_OP(load_add_store_u64, idx, \
 				&slots[idx].v, 1) != 0, 0));		\
 	}								\
 }
-
-#define CTX_ADD(name, kind)						\
-CASE(name)								\
-{									\
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);	\
-	struct rseqkit_counter_slot *slots = raw_ctr.slots;		\
-									\
-	UNUSED_ARGS;							\
-	for (long i = 0; i < n; i++) {					\
-		int idx;						\
-									\
-		do {							\
-			idx = rseqkit_percpu_index_ctx(&pc);		\
-		} while (__builtin_expect(rseqkit_load_add_store_u64_ctx(&pc, idx, \
-				&slots[idx].v, 1) != 0, 0));		\
-	}								\
-}
-
-RAW_ADD(raw_add_cpu, RSEQKIT_INDEX_CPU_ID)
-RAW_ADD(raw_add_mmcid, RSEQKIT_INDEX_MM_CID)
-CTX_ADD(ctx_add_cpu, RSEQKIT_INDEX_CPU_ID)
-CTX_ADD(ctx_add_mmcid, RSEQKIT_INDEX_MM_CID)
+FOR_KINDS(RAW_ADD, raw)
+FOR_KINDS(RAW_ADD, ctx)
 
 CASE(api_add)
 {
@@ -137,22 +139,21 @@ CASE(api_add)
 		rseqkit_counter_add(c, 1);
 }
 
-#define APIK_ADD(name, kind)						\
-CASE(name)								\
+#define APIK_ADD(fl, kn, kind)						\
+CASE(fl##_add_##kn)							\
 {									\
 	(void)tid;							\
 	for (long i = 0; i < n; i++)					\
 		rseqkit_counter_add_k(c, 1, kind);			\
 }
-
-APIK_ADD(apik_add_cpu, RSEQKIT_INDEX_CPU_ID)
-APIK_ADD(apik_add_mmcid, RSEQKIT_INDEX_MM_CID)
+FOR_KINDS(APIK_ADD, apik)
 
 /* --- lock + increment + unlock -------------------------------------------- */
 
-#define RAW_LOCK(name, kind)						\
-CASE(name)								\
+#define RAW_LOCK(fl, kn, kind)						\
+CASE(fl##_lock_##kn)							\
 {									\
+	fl##_SETUP(kind);						\
 	struct rseqkit_cpulock_slot *locks = raw_lk.slots;		\
 									\
 	UNUSED_ARGS;							\
@@ -160,39 +161,16 @@ CASE(name)								\
 		int idx;						\
 									\
 		do {							\
-			idx = rseqkit_percpu_index(kind);		\
-		} while (__builtin_expect(rseqkit_load_cbne_store_u32(kind, idx, \
-				&locks[idx].locked, 0, 1) != 0, 0));		\
+			idx = fl##_INDEX();				\
+		} while (__builtin_expect(fl##_OP(load_cbne_store_u32, idx, \
+				&locks[idx].locked, 0, 1) != 0, 0));	\
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);		\
 		guarded[idx].v++;					\
 		__atomic_store_n(&locks[idx].locked, 0, __ATOMIC_RELEASE);	\
 	}								\
 }
-
-#define CTX_LOCK(name, kind)						\
-CASE(name)								\
-{									\
-	struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(kind);	\
-	struct rseqkit_cpulock_slot *locks = raw_lk.slots;		\
-									\
-	UNUSED_ARGS;							\
-	for (long i = 0; i < n; i++) {					\
-		int idx;						\
-									\
-		do {							\
-			idx = rseqkit_percpu_index_ctx(&pc);		\
-		} while (__builtin_expect(rseqkit_load_cbne_store_u32_ctx(&pc, idx, \
-				&locks[idx].locked, 0, 1) != 0, 0));		\
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);		\
-		guarded[idx].v++;					\
-		__atomic_store_n(&locks[idx].locked, 0, __ATOMIC_RELEASE);	\
-	}								\
-}
-
-RAW_LOCK(raw_lock_cpu, RSEQKIT_INDEX_CPU_ID)
-RAW_LOCK(raw_lock_mmcid, RSEQKIT_INDEX_MM_CID)
-CTX_LOCK(ctx_lock_cpu, RSEQKIT_INDEX_CPU_ID)
-CTX_LOCK(ctx_lock_mmcid, RSEQKIT_INDEX_MM_CID)
+FOR_KINDS(RAW_LOCK, raw)
+FOR_KINDS(RAW_LOCK, ctx)
 
 CASE(api_lock)
 {
@@ -205,8 +183,8 @@ CASE(api_lock)
 	}
 }
 
-#define APIK_LOCK(name, kind)						\
-CASE(name)								\
+#define APIK_LOCK(fl, kn, kind)						\
+CASE(fl##_lock_##kn)							\
 {									\
 	(void)tid;							\
 	for (long i = 0; i < n; i++) {					\
@@ -216,19 +194,17 @@ CASE(name)								\
 		rseqkit_cpulock_unlock(c, idx);				\
 	}								\
 }
-
-APIK_LOCK(apik_lock_cpu, RSEQKIT_INDEX_CPU_ID)
-APIK_LOCK(apik_lock_mmcid, RSEQKIT_INDEX_MM_CID)
+FOR_KINDS(APIK_LOCK, apik)
 
 /* --- list pop + push ------------------------------------------------------- */
 
 #define NEXT_OFF ((long)offsetof(struct rseqkit_freelist_node, next))
 
-#define RAW_LIST(name, kind, IDX, POP, PUSH)				\
-CASE(name)								\
+#define RAW_LIST(fl, kn, kind)						\
+CASE(fl##_list_##kn)							\
 {									\
 	struct rseqkit_freelist_slot *heads = raw_fl.slots;		\
-	IDX;								\
+	fl##_SETUP(kind);						\
 									\
 	(void)c;							\
 	for (long i = 0; i < n; i++) {					\
@@ -237,44 +213,22 @@ CASE(name)								\
 		int idx, ret;						\
 									\
 		do {							\
-			idx = INDEX;					\
-			ret = POP;					\
+			idx = fl##_INDEX();				\
+			ret = fl##_OP(load_cbeq_store_add_load_store_ptr, idx, \
+				      &heads[idx].head, 0, NEXT_OFF, &load); \
 		} while (__builtin_expect(ret < 0, 0));			\
 		p = ret == 0 ? (struct rseqkit_freelist_node *)load : &nodes[tid]; \
 		do {							\
-			idx = INDEX;					\
+			idx = fl##_INDEX();				\
 			head = __atomic_load_n(&heads[idx].head, __ATOMIC_RELAXED); \
 			p->next = (struct rseqkit_freelist_node *)head;	\
-		} while (__builtin_expect(PUSH != 0, 0));		\
+		} while (__builtin_expect(fl##_OP(load_cbne_store_u64, idx, \
+				(uint64_t *)&heads[idx].head, (uint64_t)head, \
+				(uint64_t)(uintptr_t)p) != 0, 0));	\
 	}								\
 }
-
-#define INDEX rseqkit_percpu_index(kind_)
-RAW_LIST(raw_list_cpu, RSEQKIT_INDEX_CPU_ID,
-	 const enum rseqkit_index kind_ = RSEQKIT_INDEX_CPU_ID,
-	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].head, 0, NEXT_OFF, &load),
-	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
-				     (uint64_t)(uintptr_t)p))
-RAW_LIST(raw_list_mmcid, RSEQKIT_INDEX_MM_CID,
-	 const enum rseqkit_index kind_ = RSEQKIT_INDEX_MM_CID,
-	 rseqkit_load_cbeq_store_add_load_store_ptr(kind_, idx, &heads[idx].head, 0, NEXT_OFF, &load),
-	 rseqkit_load_cbne_store_u64(kind_, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
-				     (uint64_t)(uintptr_t)p))
-#undef INDEX
-#define INDEX rseqkit_percpu_index_ctx(&pc)
-RAW_LIST(ctx_list_cpu, RSEQKIT_INDEX_CPU_ID,
-	 const struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(RSEQKIT_INDEX_CPU_ID),
-	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].head, 0, NEXT_OFF,
-							 &load),
-	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
-					 (uint64_t)(uintptr_t)p))
-RAW_LIST(ctx_list_mmcid, RSEQKIT_INDEX_MM_CID,
-	 const struct rseqkit_percpu_ctx pc = rseqkit_percpu_ctx(RSEQKIT_INDEX_MM_CID),
-	 rseqkit_load_cbeq_store_add_load_store_ptr_ctx(&pc, idx, &heads[idx].head, 0, NEXT_OFF,
-							 &load),
-	 rseqkit_load_cbne_store_u64_ctx(&pc, idx, (uint64_t *)&heads[idx].head, (uint64_t)head,
-					 (uint64_t)(uintptr_t)p))
-#undef INDEX
+FOR_KINDS(RAW_LIST, raw)
+FOR_KINDS(RAW_LIST, ctx)
 
 CASE(api_list)
 {
@@ -287,8 +241,8 @@ CASE(api_list)
 	}
 }
 
-#define APIK_LIST(name, kind)						\
-CASE(name)								\
+#define APIK_LIST(fl, kn, kind)						\
+CASE(fl##_list_##kn)							\
 {									\
 	for (long i = 0; i < n; i++) {					\
 		struct rseqkit_freelist_node *p = rseqkit_freelist_pop_k(c, kind); \
@@ -298,9 +252,7 @@ CASE(name)								\
 		rseqkit_freelist_push_k(c, p, kind);			\
 	}								\
 }
-
-APIK_LIST(apik_list_cpu, RSEQKIT_INDEX_CPU_ID)
-APIK_LIST(apik_list_mmcid, RSEQKIT_INDEX_MM_CID)
+FOR_KINDS(APIK_LIST, apik)
 
 /* --- other structures and baselines --------------------------------------- */
 
@@ -402,30 +354,16 @@ static void fill(void *c, int t)
 static int run_all(const struct bench_opts *o, const char *prefix)
 {
 	struct { const char *name; bench_fn fn; void *ctx; bool fallback; } cases[] = {
-		{ "raw_add_cpu", case_raw_add_cpu, NULL, true },
-		{ "ctx_add_cpu", case_ctx_add_cpu, NULL, true },
-		{ "api_add_cpu", case_api_add, &ctr_cpu, true },
-		{ "apik_add_cpu", case_apik_add_cpu, &ctr_cpu, true },
-		{ "raw_add_mmcid", case_raw_add_mmcid, NULL, true },
-		{ "ctx_add_mmcid", case_ctx_add_mmcid, NULL, true },
-		{ "api_add_mmcid", case_api_add, &ctr_mm, true },
-		{ "apik_add_mmcid", case_apik_add_mmcid, &ctr_mm, true },
-		{ "raw_lock_cpu", case_raw_lock_cpu, NULL, true },
-		{ "ctx_lock_cpu", case_ctx_lock_cpu, NULL, true },
-		{ "api_lock_cpu", case_api_lock, &lk_cpu, true },
-		{ "apik_lock_cpu", case_apik_lock_cpu, &lk_cpu, true },
-		{ "raw_lock_mmcid", case_raw_lock_mmcid, NULL, true },
-		{ "ctx_lock_mmcid", case_ctx_lock_mmcid, NULL, true },
-		{ "api_lock_mmcid", case_api_lock, &lk_mm, true },
-		{ "apik_lock_mmcid", case_apik_lock_mmcid, &lk_mm, true },
-		{ "raw_list_cpu", case_raw_list_cpu, NULL, true },
-		{ "ctx_list_cpu", case_ctx_list_cpu, NULL, true },
-		{ "api_list_cpu", case_api_list, &fl_cpu, true },
-		{ "apik_list_cpu", case_apik_list_cpu, &fl_cpu, true },
-		{ "raw_list_mmcid", case_raw_list_mmcid, NULL, true },
-		{ "ctx_list_mmcid", case_ctx_list_mmcid, NULL, true },
-		{ "api_list_mmcid", case_api_list, &fl_mm, true },
-		{ "apik_list_mmcid", case_apik_list_mmcid, &fl_mm, true },
+		/* per operation and kind: raw, ctx, api, apik (api: one function) */
+#define ROWS(op, kn, obj)						\
+		{ "raw_" #op "_" #kn, case_raw_##op##_##kn, NULL, true },	\
+		{ "ctx_" #op "_" #kn, case_ctx_##op##_##kn, NULL, true },	\
+		{ "api_" #op "_" #kn, case_api_##op, obj, true },		\
+		{ "apik_" #op "_" #kn, case_apik_##op##_##kn, obj, true },
+		ROWS(add, cpu, &ctr_cpu) ROWS(add, mmcid, &ctr_mm)
+		ROWS(lock, cpu, &lk_cpu) ROWS(lock, mmcid, &lk_mm)
+		ROWS(list, cpu, &fl_cpu) ROWS(list, mmcid, &fl_mm)
+#undef ROWS
 		{ "api_ptrbuf_cpu", case_api_ptrbuf_cpu, NULL, true },
 		{ "api_membuf32_cpu", case_api_membuf32_cpu, NULL, true },
 		{ "base_atomic_shared", case_base_atomic_shared, NULL, false },
