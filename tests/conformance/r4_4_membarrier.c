@@ -216,9 +216,17 @@ int main(int argc, char **argv)
 	} else {
 		stats_case(CT_LEGACY, &legacy_ids, &legacy_pe);
 		stats_case(CT_V2, &v2_ids, &v2_pe);
-		tap_ok(legacy_pe >= 0.8 && v2_ids >= 0 && v2_ids <= 0.2,
-		       "R4.4/R4.6: ID writes of a pinned spinning thread hit by membarrier RSEQ: legacy %.2f per rseq exit (~1), V2 %.2f per membarrier (~0)",
-		       legacy_pe, v2_ids);
+		if (legacy_pe < 0 && v2_pe < 0 && legacy_ids >= 0 && v2_ids >= 0)
+			/* No exit to user mode counted: an architecture without
+			 * the generic entry code (arm64 on 7.2), where upstream's
+			 * slow path rewrites the IDs after every event, V2 too. */
+			tap_ok(legacy_ids >= 0.8 && v2_ids >= 0.8,
+			       "R4.4/R4.6: ID writes of a pinned spinning thread hit by membarrier RSEQ, no generic entry code: legacy %.2f, V2 %.2f per membarrier (~1 each, as upstream there)",
+			       legacy_ids, v2_ids);
+		else
+			tap_ok(legacy_pe >= 0.8 && v2_ids >= 0 && v2_ids <= 0.2,
+			       "R4.4/R4.6: ID writes of a pinned spinning thread hit by membarrier RSEQ: legacy %.2f per rseq exit (~1), V2 %.2f per membarrier (~0)",
+			       legacy_pe, v2_ids);
 		tap_diag("  per membarrier: legacy %.2f, V2 %.2f; per rseq exit: legacy %.2f, V2 %.2f",
 			 legacy_ids, v2_ids, legacy_pe, v2_pe);
 	}
