@@ -30,7 +30,7 @@
  * of threads is the scheduler's).
  *
  *   rseq_fuzz [--seconds N] [--long] [--seed S] [--case N] [--threads N]
- *             [--ops N] [--grant-bound-ms N] [--verbose]
+ *             [--ops N] [--grant-bound-ms N] [--no-kill-check] [--verbose]
  * Default 5 s (the short run of make check), --long 600 s (make check-long).
  */
 #include <errno.h>
@@ -104,6 +104,7 @@ struct shared {
 	 * word only when the thread runs again: visible, never held). */
 	_Atomic uint64_t max_grant_ns, max_grant_switched_ns;
 	_Atomic uint64_t kill_checks, legacy_survived;
+	int no_kill_check;			/* --no-kill-check (see below) */
 	/* Licences for a death: SIGSEGV after tampering, SIGSYS after a trapping
 	 * seccomp filter, SIGABRT after denying rseq(2) to glibc (it aborts
 	 * when it cannot register a new thread). */
@@ -121,6 +122,14 @@ static struct kfeat k;
 static int ncpus = 1;
 static long page;
 static bool verbose;
+/*
+ * --no-kill-check leaves out the R4.3 scribble-and-migrate children (the
+ * conformance suite checks R4.3 deterministically). For make check's short
+ * runs: one legacy child in some thousands died of SIGSEGV, on v2 and on
+ * upstream alike, and replaying the case alone does not reproduce it
+ * (kernel/README.md, Known bugs); the long runs keep the check.
+ */
+static int no_kill_check;
 static int64_t grant_bound_ns = -1;	/* -1: the clock's default */
 
 /* --- random numbers: splitmix64, one state per thread ---------------------- */
@@ -637,7 +646,7 @@ static void op_kill_check(uint64_t *s)
 	/* Judged only while nothing was tampered with: a child inherits the
 	 * forking thread's registration (R5.2) and would die of a scribble or
 	 * an unmapped area before it can drop it. */
-	if (!k.v2 || ncpus < 2 || atomic_load(&sh->tampered))
+	if (!k.v2 || ncpus < 2 || atomic_load(&sh->tampered) || sh->no_kill_check)
 		return;
 	v2 = fork();
 	if (v2 == 0)
@@ -827,6 +836,7 @@ static bool drive_case(uint64_t run_seed, uint64_t n, int memfd, int max_threads
 	int r;
 
 	memset(sh, 0, sizeof(*sh));
+	sh->no_kill_check = no_kill_check;
 	snprintf(seedarg, sizeof(seedarg), "%#" PRIx64, seed);
 	snprintf(fdarg, sizeof(fdarg), "%d", memfd);
 	snprintf(thr, sizeof(thr), "%d", max_threads);
@@ -935,11 +945,13 @@ int main(int argc, char **argv)
 			ops = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--grant-bound-ms") && i + 1 < argc) {
 			grant_bound_ns = atoll(argv[++i]) * 1000000LL;
+		} else if (!strcmp(argv[i], "--no-kill-check")) {
+			no_kill_check = 1;
 		} else if (!strcmp(argv[i], "--verbose")) {
 			verbose = true;
 		} else {
 			fprintf(stderr, "usage: %s [--seconds N] [--long] [--seed S] [--case N] "
-				"[--threads 1-%d] [--ops N] [--grant-bound-ms N] [--verbose]\n", argv[0], MAX_THREADS);
+				"[--threads 1-%d] [--ops N] [--grant-bound-ms N] [--no-kill-check] [--verbose]\n", argv[0], MAX_THREADS);
 			return 2;
 		}
 	}
