@@ -270,14 +270,20 @@ static void phase_no_chaining(void)
 			continue;
 		}
 		ct_set_request(rs, 1);	/* asks again while granted */
-		w = wait_change(CT_WORD_GRANTED | CT_WORD_REQUEST, WINDOW_NS);
-		i1 = invol();
-		if (w == CT_WORD_REQUEST) {
-			/* The grant ended between our look and our store: the
-			 * request is a fresh one, the round proves nothing. */
+		/*
+		 * The kernel stores whole words (0, or the grant 0x100), so
+		 * 0x101 proves the store landed on a live grant. Anything else
+		 * means the grant ended between our look and our store: the
+		 * request is then a fresh one that the kernel may even have
+		 * granted already (0x100 without any chaining), so the round
+		 * proves nothing.
+		 */
+		if (ct_slice_ctrl(rs) != (CT_WORD_GRANTED | CT_WORD_REQUEST)) {
 			drop_request();
 			continue;
 		}
+		w = wait_change(CT_WORD_GRANTED | CT_WORD_REQUEST, WINDOW_NS);
+		i1 = invol();
 		grants++;
 		if (w == 0)
 			ended++;
