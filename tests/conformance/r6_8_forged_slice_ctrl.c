@@ -16,11 +16,14 @@
  *
  * One try is judged only if it is conclusive: the forged word is in place
  * and the grant is still live when the syscall enters. A survivor tells: if
- * the kernel cleared the word at the syscall, the grant was live (a
- * conclusive survival); if the forged word is still there, the grant had
- * already ended (expired or revoked in the few instructions before the
- * syscall) and the try proves nothing, so it is repeated. A kill is always
- * conclusive.
+ * the forged word is still there, the grant had already ended (expired or
+ * revoked in the few instructions before the syscall) and the try proves
+ * nothing, so it is repeated. A cleared word is conclusive only if the
+ * syscall ended the grant: a revocation between the forge and the syscall
+ * clears the word too (seen on a loaded host), so where the kernel counts
+ * (rseq/stats) the try must have added one "sabort" (a grant ended by a
+ * system call), the counters being read before the request and after the
+ * syscall. A kill is always conclusive.
  *
  * (2) A fault on the user slice_ctrl while the kernel grants or clears it
  * (the area made read-only while the request is up) -> SIGSEGV.
@@ -65,8 +68,12 @@ static int forge_child(void *arg)
 		return FORGE_SETUP;
 	noise = ct_noise_start(cpu, CT_NOISE_PERIOD_US);
 	for (int tries = 0; tries < MAX_TRIES && tap_now_ns() - t0 < CT_GRANT_BUDGET_NS;) {
+		struct kfeat_stats s0, s1;
 		uint32_t w;
 
+		/* System calls: before the request, never inside the try. */
+		if (k.stats && kfeat_read_stats(&s0))
+			return FORGE_SETUP;
 		ct_set_request(a.rs, 1);
 		if (ct_slice_wait_change(a.rs, CT_WORD_REQUEST, 100 * CT_NS_PER_MS) != CT_WORD_GRANTED) {
 			ct_set_request(a.rs, 0);
@@ -78,8 +85,15 @@ static int forge_child(void *arg)
 		*(volatile uint32_t *)&a.rs->slice_ctrl.all = f->word;
 		syscall(SYS_getppid);
 		w = ct_slice_ctrl(a.rs);
-		if (w == 0)
-			return FORGE_SURVIVED;
+		if (w == 0) {
+			if (!k.stats)
+				return FORGE_SURVIVED;
+			if (kfeat_read_stats(&s1))
+				return FORGE_SETUP;
+			if (s1.sabort > s0.sabort)
+				return FORGE_SURVIVED;
+			continue;	/* revoked before the syscall: start again */
+		}
 		if (w != f->word)
 			return FORGE_ODD_WORD;
 		/* The grant had ended before the syscall: start clean. */
