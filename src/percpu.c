@@ -209,91 +209,68 @@ static void fb_refresh_index(void);
 		return r_;						\
 	} while (0)
 
-int rseqkit__fb_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect, uint32_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_u32(v, expect, newv));
-}
-
-int rseqkit__fb_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect, uint64_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_u64(v, expect, newv));
-}
-
-int rseqkit__fb_load_add_store_u32(int idx, uint32_t *v, uint32_t count)
-{
-	(void)idx;
-	FB_ABORTED();
-	fb_refresh_index();
-	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
-	return 0;
-}
-
-int rseqkit__fb_load_add_store_u64(int idx, uint64_t *v, uint64_t count)
-{
-	(void)idx;
-	FB_ABORTED();
-	fb_refresh_index();
-	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);
-	return 0;
-}
-
-int rseqkit__fb_load_cbne_load_cbne_store_u32(int idx, uint32_t *v, uint32_t expect,
-		uint32_t *v2, uint32_t expect2, uint32_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_load_cbne_store_u32(v, expect, v2, expect2, newv));
-}
-
-int rseqkit__fb_load_cbne_load_cbne_store_u64(int idx, uint64_t *v, uint64_t expect,
-		uint64_t *v2, uint64_t expect2, uint64_t newv)
-{
-	FB_LOCKED(idx, rseqkit_ref_load_cbne_load_cbne_store_u64(v, expect, v2, expect2, newv));
-}
-
 /*
- * The operations that have a _release variant share these fallbacks with
- * it, so they commit with a store-release: a reader outside the lock that
- * loads the committed word with acquire sees the stores before it, also on
- * weakly ordered CPUs (aarch64). Otherwise as rseqkit/percpu-pseudocode.h.
+ * The operations that have a _release variant (store_store, memcpy_store)
+ * share these fallbacks with it, so they commit with a store-release: a
+ * reader outside the lock that loads the committed word with acquire sees
+ * the stores before it, also on weakly ordered CPUs (aarch64). Both are
+ * "compare, then mid, then commit": FB_CBNE_RELEASE() is that shape.
+ * Otherwise every fallback is its reference (rseqkit/percpu-pseudocode.h)
+ * under the index's lock, except load_add_store: one atomic add, no lock.
  */
-#define FB_RELEASE_OPS(sfx, T)							\
+#define FB_CBNE_RELEASE(idx, v, expect, newv, mid)				\
+	do {									\
+		uintptr_t *l_;							\
+		int r_ = 1;							\
+										\
+		FB_ABORTED();							\
+		fb_refresh_index();						\
+		l_ = fb_lock(idx);						\
+		if (*(v) == (expect)) {						\
+			mid;							\
+			__atomic_store_n((v), (newv), __ATOMIC_RELEASE);	\
+			r_ = 0;							\
+		}								\
+		fb_unlock(l_);							\
+		return r_;							\
+	} while (0)
+
+#define FB_WIDTH_OPS(sfx, T)							\
+int rseqkit__fb_load_cbne_store_##sfx(int idx, T *v, T expect, T newv)		\
+{										\
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_store_##sfx(v, expect, newv));	\
+}										\
+										\
+int rseqkit__fb_load_add_store_##sfx(int idx, T *v, T count)			\
+{										\
+	(void)idx;								\
+	FB_ABORTED();								\
+	fb_refresh_index();							\
+	__atomic_fetch_add(v, count, __ATOMIC_RELAXED);				\
+	return 0;								\
+}										\
+										\
+int rseqkit__fb_load_cbne_load_cbne_store_##sfx(int idx, T *v, T expect,	\
+		T *v2, T expect2, T newv)					\
+{										\
+	FB_LOCKED(idx, rseqkit_ref_load_cbne_load_cbne_store_##sfx(v, expect, v2,	\
+								   expect2, newv)); \
+}										\
+										\
 int rseqkit__fb_load_cbne_store_store_##sfx(int idx, T *v, T expect, T *v2,	\
 		T newv2, T newv)						\
 {										\
-	uintptr_t *l;								\
-	int r = 1;								\
-										\
-	FB_ABORTED();								\
-	fb_refresh_index();							\
-	l = fb_lock(idx);							\
-	if (*v == expect) {							\
-		*v2 = newv2;							\
-		__atomic_store_n(v, newv, __ATOMIC_RELEASE);			\
-		r = 0;								\
-	}									\
-	fb_unlock(l);								\
-	return r;								\
+	FB_CBNE_RELEASE(idx, v, expect, newv, *v2 = newv2);			\
 }										\
 										\
 int rseqkit__fb_load_cbne_memcpy_store_##sfx(int idx, T *v, T expect, void *dst, \
 		const void *src, size_t len, T newv)				\
 {										\
-	uintptr_t *l;								\
-	int r = 1;								\
-										\
-	FB_ABORTED();								\
-	fb_refresh_index();							\
-	l = fb_lock(idx);							\
-	if (*v == expect) {							\
-		memcpy(dst, src, len);						\
-		__atomic_store_n(v, newv, __ATOMIC_RELEASE);			\
-		r = 0;								\
-	}									\
-	fb_unlock(l);								\
-	return r;								\
+	FB_CBNE_RELEASE(idx, v, expect, newv, memcpy(dst, src, len));		\
 }
 
-FB_RELEASE_OPS(u32, uint32_t)
-FB_RELEASE_OPS(u64, uint64_t)
+FB_WIDTH_OPS(u32, uint32_t)
+FB_WIDTH_OPS(u64, uint64_t)
 
 int rseqkit__fb_load_cbeq_store_add_load_store_ptr(int idx, intptr_t *v,
 		intptr_t expectnot, long voffp, intptr_t *load)
