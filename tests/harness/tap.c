@@ -6,7 +6,9 @@
 
 #include "tap.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -262,6 +264,76 @@ void tap_reexec_without_glibc_rseq(char **argv)
 	setenv("GLIBC_TUNABLES", GLIBC_NO_RSEQ, 1);
 	execv("/proc/self/exe", argv);
 	tap_bail("re-exec with GLIBC_TUNABLES=%s: %s", GLIBC_NO_RSEQ, strerror(errno));
+}
+
+void tap_reexec_with_tunables(char **argv, const char *tunables)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (t && strstr(t, tunables))
+		return;
+	setenv("GLIBC_TUNABLES", tunables, 1);
+	execv("/proc/self/exe", argv);
+	tap_bail("re-exec with GLIBC_TUNABLES=%s: %s", tunables, strerror(errno));
+}
+
+struct fork_text {
+	int (*fn)(void *, int);
+	void *arg;
+	int fd[2];
+};
+
+static int fork_text_child(void *arg)
+{
+	struct fork_text *ft = arg;
+
+	close(ft->fd[0]);
+	return ft->fn(ft->arg, ft->fd[1]);
+}
+
+int tap_fork_text(int (*fn)(void *, int), void *arg, unsigned int timeout_ms,
+		  struct tap_child *out, char *msg, size_t len)
+{
+	struct fork_text ft = { .fn = fn, .arg = arg };
+	ssize_t r;
+	int ret;
+
+	if (pipe(ft.fd))
+		return -errno;
+	ret = tap_fork_run(fork_text_child, &ft, timeout_ms, out);
+	/* The child has ended: its text waits in the pipe. */
+	close(ft.fd[1]);
+	r = ret ? 0 : read(ft.fd[0], msg, len - 1);
+	msg[r > 0 ? r : 0] = 0;
+	close(ft.fd[0]);
+	return ret;
+}
+
+tap_dlopen_fn tap_build_lib(const char *name, char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	tap_dlopen_fn open_fn;
+	ssize_t n;
+
+	*(void **)&open_fn = dlsym(RTLD_DEFAULT, "dlopen");
+	if (!open_fn)
+		tap_skip_all("static build: no dlopen()");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		tap_skip_all("cannot read /proc/self/exe");
+	self[n] = 0;
+	for (int up = 0; up < 3; up++) {	/* <O>/tests/DIR/PROG -> <O> */
+		char *slash = strrchr(self, '/');
+
+		if (!slash)
+			tap_skip_all("%s: not in a build folder", self);
+		*slash = 0;
+	}
+	if ((size_t)snprintf(buf, len, "%s/lib/%s", self, name) >= len)
+		tap_skip_all("path of %s too long", name);
+	if (access(buf, R_OK))
+		tap_skip_all("no %s (host build)", buf);
+	return open_fn;
 }
 
 long tap_sys_rseq(void *area, uint32_t len, int flags, uint32_t sig)

@@ -11,6 +11,7 @@
 #define RSEQKIT_TAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define TAP_EXIT_SKIP 77
@@ -64,6 +65,24 @@ const char *tap_child_str(const struct tap_child *c);
 void tap_reexec_without_glibc_rseq(char **argv);
 /* True if glibc was told not to register (the tunable is in the env). */
 bool tap_glibc_rseq_disabled(void);
+
+/* Re-run this program with tunables (a "name=value:..." list) in
+ * GLIBC_TUNABLES unless they already are there; returns only in the
+ * re-executed program. */
+void tap_reexec_with_tunables(char **argv, const char *tunables);
+
+/* Run fn(arg, fd) in a forked child, which reports in text written to fd
+ * (at most a pipe's buffer) and exits; *out says how it ended, msg gets the
+ * text (NUL-terminated, cut at len - 1). Returns 0 or -errno. */
+int tap_fork_text(int (*fn)(void *, int), void *arg, unsigned int timeout_ms,
+		  struct tap_child *out, char *msg, size_t len);
+
+/* dlopen(), looked up at run time so that a static build links without it. */
+typedef void *(*tap_dlopen_fn)(const char *, int);
+/* For the tests of the shared library: buf gets <O>/lib/name for this program
+ * at <O>/tests/DIR/PROG; returns dlopen(). Skips the whole program when there
+ * is no dlopen() (static build) or no such file. */
+tap_dlopen_fn tap_build_lib(const char *name, char *buf, size_t len);
 
 /* Raw rseq(2), returning -1/errno like syscall(2). */
 long tap_sys_rseq(void *area, uint32_t len, int flags, uint32_t sig);

@@ -33,7 +33,7 @@
 
 /* Looked up at run time: linking dlopen into the static build of this
  * program would warn; there it is not found and the program skips. */
-static void *(*open_fn)(const char *, int);
+static tap_dlopen_fn open_fn;
 
 #define NTHREADS 3
 
@@ -144,22 +144,7 @@ static void body(const char *env, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX - 32];
-	ssize_t n;
-
-	*(void **)&open_fn = dlsym(RTLD_DEFAULT, "dlopen");
-	if (!open_fn)
-		tap_skip_all("static build: no dlopen()");
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		tap_skip_all("cannot read /proc/self/exe");
-	self[n] = 0;
-	/* <O>/tests/unit/dlclose -> <O>/lib/librseqkit.so */
-	for (int up = 0; up < 3; up++)
-		*strrchr(self, '/') = 0;
-	snprintf(lib, sizeof(lib), "%s/lib/librseqkit.so", self);
-	if (access(lib, R_OK))
-		tap_skip_all("no shared library at %s", lib);
+	open_fn = tap_build_lib("librseqkit.so", lib, sizeof(lib));
 	sem_init(&registered, 0, 0);
 	sem_init(&release, 0, 0);
 	return envrun_main(argc, argv, body);

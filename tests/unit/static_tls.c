@@ -24,7 +24,7 @@
 #define TLS_MAX 128
 #define TUNABLE "glibc.rtld.optional_static_tls=0"
 
-static void *(*open_fn)(const char *, int);
+static tap_dlopen_fn open_fn;
 static long tls_memsz = -1;
 
 static int find_tls(struct dl_phdr_info *info, size_t size, void *arg)
@@ -40,32 +40,14 @@ static int find_tls(struct dl_phdr_info *info, size_t size, void *arg)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX - 32], lib[PATH_MAX];
-	const char *t = getenv("GLIBC_TUNABLES");
+	char lib[PATH_MAX];
 	int (*init)(void), (*reg)(void);
-	ssize_t n;
 	void *h;
 
 	(void)argc;
-	*(void **)&open_fn = dlsym(RTLD_DEFAULT, "dlopen");
-	if (!open_fn)
-		tap_skip_all("static build: no dlopen()");
-	if (!t || !strstr(t, TUNABLE)) {
-		/* Smallest surplus, and rseqkit's own registration (its area in
-		 * use). */
-		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0:" TUNABLE, 1);
-		execv("/proc/self/exe", argv);
-		tap_bail("re-exec: %s", strerror(errno));
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		tap_skip_all("cannot read /proc/self/exe");
-	self[n] = 0;
-	for (int up = 0; up < 3; up++)	/* <O>/tests/unit/x -> <O> */
-		*strrchr(self, '/') = 0;
-	snprintf(lib, sizeof(lib), "%s/lib/librseqkit.so", self);
-	if (access(lib, R_OK))
-		tap_skip_all("no shared library at %s", lib);
+	open_fn = tap_build_lib("librseqkit.so", lib, sizeof(lib));
+	/* Smallest surplus, and rseqkit's own registration (its area in use). */
+	tap_reexec_with_tunables(argv, "glibc.pthread.rseq=0:" TUNABLE);
 
 	tap_plan(3);
 	h = open_fn(lib, RTLD_NOW | RTLD_LOCAL);

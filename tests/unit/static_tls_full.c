@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -44,7 +43,7 @@ enum outcome {
 	SETUP_FAILED = 4,	/* fewer fillers fit than the count said */
 };
 
-static void *(*open_fn)(const char *, int);
+static tap_dlopen_fn open_fn;
 static char lib[PATH_MAX], filler[PATH_MAX], tmpdir[] = "/tmp/rseqkit-tlsfull-XXXXXX";
 static int nr_copies;
 
@@ -92,15 +91,16 @@ static int fill(int max, char *err, size_t len)
 
 /* Child: load exactly n fillers, then the library; exit with the outcome
  * and write dlerror()'s text to fd. */
-static void load_child(int n, int fd)
+static int load_child(void *arg, int fd)
 {
+	int n = *(int *)arg;
 	int (*init)(void), (*reg)(void);
 	char err[512];
 	void *h;
 
 	if (fill(n, err, sizeof(err)) != n) {
 		dprintf(fd, "filler refused: %s", err);
-		_exit(SETUP_FAILED);
+		return SETUP_FAILED;
 	}
 	h = open_fn(lib, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
@@ -112,45 +112,33 @@ static void load_child(int n, int fd)
 		tls = strstr(err, "static TLS") != NULL;
 		half = open_fn(lib, RTLD_NOW | RTLD_NOLOAD) != NULL;
 		dprintf(fd, "%s%s", err, half ? " (and RTLD_NOLOAD finds it)" : "");
-		_exit(tls && !half ? REFUSED_TLS : REFUSED_OTHER);
+		return tls && !half ? REFUSED_TLS : REFUSED_OTHER;
 	}
 	init = (int (*)(void))dlsym(h, "rseqkit_init");
 	reg = (int (*)(void))dlsym(h, "rseqkit_thread_register");
-	_exit(init && reg && init() == 0 && reg() == 0 ? LOADED_OK : LOADED_BROKEN);
+	return init && reg && init() == 0 && reg() == 0 ? LOADED_OK : LOADED_BROKEN;
 }
 
-/* Run load_child(n) in a child; returns its exit code, *msg its text. */
+/* Run load_child(n) in a child; returns its exit code (-1: it crashed),
+ * *msg its text. */
 static int run_load(int n, char *msg, size_t len)
 {
-	int p[2], status;
-	ssize_t r;
-	pid_t pid;
+	struct tap_child c;
 
-	if (pipe(p))
-		tap_bail("pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		load_child(n, p[1]);
-	}
-	close(p[1]);
-	r = read(p[0], msg, len - 1);
-	msg[r > 0 ? r : 0] = 0;
-	close(p[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;	/* a crash */
-	return WEXITSTATUS(status);
+	if (tap_fork_text(load_child, &n, 60000, &c, msg, len))
+		tap_bail("fork: %s", strerror(errno));
+	return c.exited ? c.code : -1;
 }
 
 /* Child: how many fillers fit; writes "N error" to fd. */
-static void count_child(int fd)
+static int count_child(void *arg, int fd)
 {
 	char err[512];
 	int n = fill(MAX_FILLERS, err, sizeof(err));
 
+	(void)arg;
 	dprintf(fd, "%d %s", n, err);
-	_exit(0);
+	return 0;
 }
 
 static const char *outcome_name(int o)
@@ -167,49 +155,25 @@ static const char *outcome_name(int o)
 
 int main(int argc, char **argv)
 {
-	const char *t = getenv("GLIBC_TUNABLES");
-	char self[PATH_MAX - 64], msg[600], err[512];
-	int p[2], n = -1, o;
-	ssize_t r;
-	pid_t pid;
+	char msg[600], err[512];
+	struct tap_child c;
+	int n = -1, o;
 
 	(void)argc;
-	*(void **)&open_fn = dlsym(RTLD_DEFAULT, "dlopen");
-	if (!open_fn)
-		tap_skip_all("static build: no dlopen()");
-	if (!t || !strstr(t, TUNABLE)) {
-		/* Smallest surplus; rseqkit's own registration (its area used). */
-		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0:" TUNABLE, 1);
-		execv("/proc/self/exe", argv);
-		tap_bail("re-exec: %s", strerror(errno));
-	}
-	r = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (r <= 0)
-		tap_skip_all("cannot read /proc/self/exe");
-	self[r] = 0;
-	for (int up = 0; up < 3; up++)	/* <O>/tests/unit/x -> <O> */
-		*strrchr(self, '/') = 0;
-	snprintf(lib, sizeof(lib), "%s/lib/librseqkit.so", self);
-	snprintf(filler, sizeof(filler), "%s/tests/lib/libtlsfill.so", self);
-	if (access(lib, R_OK) || access(filler, R_OK))
-		tap_skip_all("no %s or %s (host build)", lib, filler);
+	open_fn = tap_build_lib("librseqkit.so", lib, sizeof(lib));
+	/* <O>/lib/librseqkit.so -> <O>/tests/lib/libtlsfill.so */
+	snprintf(filler, sizeof(filler), "%.*s/tests/lib/libtlsfill.so",
+		 (int)(strlen(lib) - strlen("/lib/librseqkit.so")), lib);
+	if (access(filler, R_OK))
+		tap_skip_all("no %s (host build)", filler);
+	/* Smallest surplus; rseqkit's own registration (its area used). */
+	tap_reexec_with_tunables(argv, "glibc.pthread.rseq=0:" TUNABLE);
 	if (!mkdtemp(tmpdir))
 		tap_bail("mkdtemp: %s", strerror(errno));
 
 	tap_plan(3);
-	if (pipe(p))
-		tap_bail("pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		count_child(p[1]);
-	}
-	close(p[1]);
-	r = read(p[0], msg, sizeof(msg) - 1);
-	msg[r > 0 ? r : 0] = 0;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
+	if (tap_fork_text(count_child, NULL, 60000, &c, msg, sizeof(msg)))
+		tap_bail("fork: %s", strerror(errno));
 	err[0] = 0;
 	if (sscanf(msg, "%d %511[^\n]", &n, err) < 1)
 		n = -1;
