@@ -13,9 +13,19 @@ int rseqkit_counter_init(struct rseqkit_counter *c, enum rseqkit_index kind)
 		return -EINVAL;
 	c->nr_slots = rseqkit_percpu_nr_slots();
 	c->kind = rseqkit_percpu_resolve(kind);
+	c->index_field = rseqkit__si_field_resolved(c->kind);
 	c->origin = 0;
 	c->slots = rseqkit__slots_alloc((size_t)c->nr_slots, sizeof(*c->slots));
 	return c->slots ? 0 : -ENOMEM;
+}
+
+int rseqkit__counter_add_slow(struct rseqkit_counter *c, int64_t n)
+{
+	struct rseqkit__kc k = rseqkit__resolved_kc();
+
+	if (c->kind == RSEQKIT_INDEX_CPU_ID)
+		return rseqkit__counter_add_kc(c, n, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__counter_add_kc(c, n, RSEQKIT__RESOLVED_MM, &k);
 }
 
 void rseqkit_counter_destroy(struct rseqkit_counter *c)

@@ -14,6 +14,7 @@ int rseqkit_cpulock_init(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 		return -EINVAL;
 	l->nr_slots = rseqkit_percpu_nr_slots();
 	l->kind = rseqkit_percpu_resolve(kind);
+	l->index_field = rseqkit__si_field_resolved(l->kind);
 	l->slots = rseqkit__slots_alloc((size_t)l->nr_slots, sizeof(*l->slots));
 	return l->slots ? 0 : -ENOMEM;
 }
@@ -24,6 +25,17 @@ void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l)
 		return;
 	free(l->slots);
 	l->slots = NULL;
+}
+
+int rseqkit__cpulock_take_slow(struct rseqkit_cpulock *l, int wait)
+{
+	struct rseqkit__kc k = rseqkit__resolved_kc();
+
+	if (l->kind == RSEQKIT_INDEX_CPU_ID)
+		return wait ? rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 1, &k) :
+			      rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 0, &k);
+	return wait ? rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 1, &k) :
+		      rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 0, &k);
 }
 
 int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l)

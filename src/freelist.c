@@ -16,6 +16,7 @@ int rseqkit_freelist_init(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 		return -EINVAL;
 	fl->nr_slots = rseqkit_percpu_nr_slots();
 	fl->kind = rseqkit_percpu_resolve(kind);
+	fl->index_field = rseqkit__si_field_resolved(fl->kind);
 	fl->slots = rseqkit__slots_alloc((size_t)fl->nr_slots, sizeof(*fl->slots));
 	return fl->slots ? 0 : -ENOMEM;
 }
@@ -81,4 +82,24 @@ int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 	rseqkit__drain_unlock();
 	*out = (struct rseqkit_freelist_node *)head;
 	return ret;
+}
+
+int rseqkit__freelist_push_batch_slow(struct rseqkit_freelist *fl,
+				      struct rseqkit_freelist_node *first,
+				      struct rseqkit_freelist_node *last)
+{
+	struct rseqkit__kc k = rseqkit__resolved_kc();
+
+	if (fl->kind == RSEQKIT_INDEX_CPU_ID)
+		return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT__RESOLVED_MM, &k);
+}
+
+struct rseqkit_freelist_node *rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl)
+{
+	struct rseqkit__kc k = rseqkit__resolved_kc();
+
+	if (fl->kind == RSEQKIT_INDEX_CPU_ID)
+		return rseqkit__freelist_pop_kc(fl, RSEQKIT_INDEX_CPU_ID, &k);
+	return rseqkit__freelist_pop_kc(fl, RSEQKIT__RESOLVED_MM, &k);
 }

@@ -33,6 +33,7 @@ struct rseqkit_counter {
 	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
 	uint64_t origin;			/* sum at the last reset */
+	int index_field;	/* offset of the rseq field read as index (rseqkit__si_field_resolved()) */
 };
 
 /* rseqkit_counter_init() - a counter reading 0, indexed by kind.
@@ -45,7 +46,7 @@ RSEQKIT_API int64_t rseqkit_counter_read(const struct rseqkit_counter *c);
 /* Make the counter read 0 (see above). */
 RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
 
-/* The add of kind with the bases k (rseqkit__kc()). */
+/* The add of kind with the bases k (rseqkit__kc()): the slow path's. */
 static inline __attribute__((always_inline)) int
 rseqkit__counter_add_kc(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind,
 			const struct rseqkit__kc *k)
@@ -59,26 +60,38 @@ rseqkit__counter_add_kc(struct rseqkit_counter *c, int64_t n, enum rseqkit_index
 	return (int)idx;
 }
 
+/* The add's slow path, out of line: a thread without a registered area
+ * (registers it) or a process on the fallbacks. Returns the index used. */
+RSEQKIT_API int rseqkit__counter_add_slow(struct rseqkit_counter *c, int64_t n);
+
+/* The add as a self-indexed section on the field at fo from rs. */
+static inline __attribute__((always_inline)) int
+rseqkit__counter_add_si(struct rseqkit_counter *c, int64_t n, ptrdiff_t rs, ptrdiff_t fo)
+{
+	for (;;) {
+		unsigned long idx;
+		int r = rseqkit__si_load_add_store_u64(rs, fo, c->slots, (uint64_t)n, &idx);
+
+		if (__builtin_expect(r == 0, 1))
+			return (int)idx;
+		if (r == -ENOENT)
+			return rseqkit__counter_add_slow(c, n);
+	}
+}
+
 /* rseqkit_counter_add() with kind, a compile-time constant, the kind the structure was
  * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
 rseqkit_counter_add_k(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
-
-	return rseqkit__counter_add_kc(c, n, kind, &k);
+	return rseqkit__counter_add_si(c, n, rseqkit__rs(), rseqkit__si_field(kind));
 }
 
 /* Add n on the calling thread's index; returns the index used. */
 static inline __attribute__((always_inline)) int
 rseqkit_counter_add(struct rseqkit_counter *c, int64_t n)
 {
-	/* One base for both branches (rseqkit__resolved_kc()). */
-	struct rseqkit__kc k = rseqkit__resolved_kc();
-
-	if (__builtin_expect(c->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__counter_add_kc(c, n, RSEQKIT_INDEX_CPU_ID, &k);
-	return rseqkit__counter_add_kc(c, n, RSEQKIT__RESOLVED_MM, &k);
+	return rseqkit__counter_add_si(c, n, rseqkit__rs(), c->index_field);
 }
 
 #ifdef __cplusplus

@@ -45,6 +45,7 @@ struct rseqkit_cpulock {
 	struct rseqkit_cpulock_slot *slots;
 	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
+	int index_field;	/* offset of the rseq field read as index (rseqkit__si_field_resolved()) */
 };
 
 /* Returns 0, or -EINVAL (l NULL, kind unknown), -ENOMEM. */
@@ -60,7 +61,8 @@ RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
 
 /* Take the lock of the calling thread's index; when it is held, wait for it
  * (wait, a constant) or return -EBUSY. kp: the bases of kind (rseqkit__kc(),
- * or rseqkit__resolved_kc() for the kind the structure stores). */
+ * or rseqkit__resolved_kc() for the kind the structure stores). The slow
+ * path's (rseqkit__cpulock_take_slow()). */
 static inline __attribute__((always_inline)) int
 rseqkit__cpulock_take_kc(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait,
 		const struct rseqkit__kc *kp)
@@ -87,13 +89,36 @@ rseqkit__cpulock_take_kc(struct rseqkit_cpulock *l, enum rseqkit_index kind, int
 	}
 }
 
-/* rseqkit__cpulock_take_kc() with the bases of kind (rseqkit__kc()). */
-static inline __attribute__((always_inline)) int
-rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait)
-{
-	struct rseqkit__kc k = rseqkit__kc(kind);
+/* The take's slow path, out of line: a thread without a registered area
+ * (registers it) or a process on the fallbacks. Returns the index locked, or
+ * -EBUSY (!wait); the caller raises the slice request. */
+RSEQKIT_API int rseqkit__cpulock_take_slow(struct rseqkit_cpulock *l, int wait);
 
-	return rseqkit__cpulock_take_kc(l, kind, wait, &k);
+/* Take the lock as a self-indexed section on the field at fo from rs. */
+static inline __attribute__((always_inline)) int
+rseqkit__cpulock_take_si(struct rseqkit_cpulock *l, int wait, ptrdiff_t rs, ptrdiff_t fo)
+{
+	for (;;) {
+		unsigned long idx;
+		int ret = rseqkit__si_load_cbne_store_u32(rs, fo, l->slots, 0, 1, &idx);
+
+		if (__builtin_expect(ret == 0, 1)) {
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			RSEQKIT_CPULOCK_SLICE_BEGIN();
+			return (int)idx;
+		}
+		if (ret > 0 && !wait)
+			return -EBUSY;
+		if (ret > 0 || ret == -ENOENT) {
+			/* held (its holder was preempted or migrated), or the slow path */
+			int i = ret > 0 ? rseqkit__cpulock_lock_contended(l) :
+				rseqkit__cpulock_take_slow(l, wait);
+
+			if (i >= 0)
+				RSEQKIT_CPULOCK_SLICE_BEGIN();
+			return i;
+		}
+	}
 }
 
 /* rseqkit_cpulock_trylock() with kind, a compile-time constant, the kind the structure was
@@ -101,7 +126,7 @@ rseqkit__cpulock_take_k(struct rseqkit_cpulock *l, enum rseqkit_index kind, int 
 static inline __attribute__((always_inline)) int
 rseqkit_cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 {
-	return rseqkit__cpulock_take_k(l, kind, 0);
+	return rseqkit__cpulock_take_si(l, 0, rseqkit__rs(), rseqkit__si_field(kind));
 }
 
 /* rseqkit_cpulock_lock() with kind, a compile-time constant, the kind the structure was
@@ -109,7 +134,7 @@ rseqkit_cpulock_trylock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 static inline __attribute__((always_inline)) int
 rseqkit_cpulock_lock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 {
-	int idx = rseqkit__cpulock_take_k(l, kind, 1);
+	int idx = rseqkit__cpulock_take_si(l, 1, rseqkit__rs(), rseqkit__si_field(kind));
 
 	if (idx < 0)
 		__builtin_unreachable();	/* lock waits: an index, never -EBUSY */
@@ -121,24 +146,15 @@ rseqkit_cpulock_lock_k(struct rseqkit_cpulock *l, enum rseqkit_index kind)
 static inline __attribute__((always_inline)) int
 rseqkit_cpulock_trylock(struct rseqkit_cpulock *l)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
-
-	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 0, &k);
-	return rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 0, &k);
+	return rseqkit__cpulock_take_si(l, 0, rseqkit__rs(), l->index_field);
 }
 
 /* Take the lock of the calling thread's index; returns the index. */
 static inline __attribute__((always_inline)) int
 rseqkit_cpulock_lock(struct rseqkit_cpulock *l)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
-	int idx;
+	int idx = rseqkit__cpulock_take_si(l, 1, rseqkit__rs(), l->index_field);
 
-	if (__builtin_expect(l->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		idx = rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 1, &k);
-	else
-		idx = rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 1, &k);
 	if (idx < 0)
 		__builtin_unreachable();	/* lock waits: an index, never -EBUSY */
 	return idx;

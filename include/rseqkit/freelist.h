@@ -40,6 +40,7 @@ struct rseqkit_freelist {
 	struct rseqkit_freelist_slot *slots;
 	enum rseqkit_index kind;	/* as resolved by rseqkit_percpu_resolve() */
 	int nr_slots;
+	int index_field;	/* offset of the rseq field read as index (rseqkit__si_field_resolved()) */
 };
 
 /* The "stopped" sentinel of the drain protocol (next == itself). */
@@ -90,27 +91,48 @@ rseqkit__freelist_push_batch_kc(struct rseqkit_freelist *fl,
 
 /* rseqkit_freelist_push_batch() with kind, a compile-time constant, the kind the structure was
  * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* The slow paths of push and pop, out of line: a thread without a registered
+ * area (registers it) or a process on the fallbacks. */
+RSEQKIT_API int rseqkit__freelist_push_batch_slow(struct rseqkit_freelist *fl,
+						 struct rseqkit_freelist_node *first,
+						 struct rseqkit_freelist_node *last);
+RSEQKIT_API struct rseqkit_freelist_node *rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl);
+
+/* Push first..last as a self-indexed section on the field at fo from rs:
+ * link last to the head the section reads, then commit first. */
+static inline __attribute__((always_inline)) int
+rseqkit__freelist_push_batch_si(struct rseqkit_freelist *fl, struct rseqkit_freelist_node *first,
+				struct rseqkit_freelist_node *last, ptrdiff_t rs, ptrdiff_t fo)
+{
+	for (;;) {
+		unsigned long idx;
+		int r = rseqkit__si_load_cbeq_store_store_ptr(rs, fo, fl->slots, RSEQKIT__FL_STOPPED,
+				(intptr_t *)&last->next, (intptr_t)first, &idx);
+
+		if (__builtin_expect(r == 0, 1))
+			return (int)idx;
+		if (r > 0)
+			rseqkit__drain_wait();	/* a drain is in progress */
+		else if (r == -ENOENT)
+			return rseqkit__freelist_push_batch_slow(fl, first, last);
+	}
+}
+
 static inline __attribute__((always_inline)) int
 rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
 			       struct rseqkit_freelist_node *first,
 			       struct rseqkit_freelist_node *last, enum rseqkit_index kind)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
-
-	return rseqkit__freelist_push_batch_kc(fl, first, last, kind, &k);
+	return rseqkit__freelist_push_batch_si(fl, first, last, rseqkit__rs(),
+					       rseqkit__si_field(kind));
 }
 
-/* Push the chain first..last (last->next is overwritten); returns the index. */
 static inline __attribute__((always_inline)) int
 rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 			    struct rseqkit_freelist_node *first,
 			    struct rseqkit_freelist_node *last)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
-
-	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT_INDEX_CPU_ID, &k);
-	return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT__RESOLVED_MM, &k);
+	return rseqkit__freelist_push_batch_si(fl, first, last, rseqkit__rs(), fl->index_field);
 }
 
 static inline __attribute__((always_inline)) int
@@ -158,27 +180,41 @@ rseqkit__freelist_pop_kc(struct rseqkit_freelist *fl, enum rseqkit_index kind,
 
 /* rseqkit_freelist_pop() with kind, a compile-time constant, the kind the structure was
  * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
+/* Pop as a self-indexed section on the field at fo from rs. */
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit__freelist_pop_si(struct rseqkit_freelist *fl, ptrdiff_t rs, ptrdiff_t fo)
+{
+	for (;;) {
+		unsigned long idx;
+		intptr_t load;
+		int ret = rseqkit__si_load_cbeq_store_add_load_store_ptr(rs, fo, fl->slots, 0,
+				offsetof(struct rseqkit_freelist_node, next), &load, &idx);
+
+		if (__builtin_expect(ret == 0, 1)) {
+			if (!load)	/* the section exits when the head is NULL */
+				__builtin_unreachable();
+			return load == RSEQKIT__FL_STOPPED ? NULL :
+			       (struct rseqkit_freelist_node *)load;
+		}
+		if (ret > 0)
+			return NULL;
+		if (ret == -ENOENT)
+			return rseqkit__freelist_pop_slow(fl);
+	}
+}
+
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
-	struct rseqkit__kc k = rseqkit__kc(kind);
-
-	return rseqkit__freelist_pop_kc(fl, kind, &k);
+	return rseqkit__freelist_pop_si(fl, rseqkit__rs(), rseqkit__si_field(kind));
 }
 
-/* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();	/* both kinds' bases */
-
-	if (__builtin_expect(fl->kind == RSEQKIT_INDEX_CPU_ID, 1))
-		return rseqkit__freelist_pop_kc(fl, RSEQKIT_INDEX_CPU_ID, &k);
-	return rseqkit__freelist_pop_kc(fl, RSEQKIT__RESOLVED_MM, &k);
+	return rseqkit__freelist_pop_si(fl, rseqkit__rs(), fl->index_field);
 }
 
-/* The body of rseqkit_freelist_pop_all_k(), with kp the bases of kind (rseqkit__kc(), or
- * rseqkit__resolved_kc() for the kind the structure stores). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit__freelist_pop_all_kc(struct rseqkit_freelist *fl, enum rseqkit_index kind,
 		const struct rseqkit__kc *kp)

@@ -80,18 +80,20 @@
  * and of the checked field); the rseqkit_*_ctx() variants of the operations
  * take it, so a loop keeps them in registers. The data structures store
  * rseqkit_percpu_resolve(kind) (RSEQKIT_INDEX_MM_CID becomes
- * RSEQKIT_INDEX_CPU_ID when mm_cid is not usable) and test it once per
- * operation; their _k forms (below) test nothing.
+ * RSEQKIT_INDEX_CPU_ID when mm_cid is not usable) and the offset of the
+ * field it indexes by; their fast paths are self-indexed sections (below),
+ * which read that field inside the section: one path for both kinds, no
+ * kind test, no index comparison.
  *
  * Compile-time kinds. Every operation of the data structures also exists as
  * rseqkit_<structure>_<op>_k(..., kind), for a caller that knows the kind
  * at compile time: kind must be the constant the structure was initialized
  * with (RSEQKIT_INDEX_MM_CID also when the process indexes it by CPU: the
  * _k form then reads and checks cpu_id, the field rseqkit__rs_mm() points
- * its mm_cid offset at). Without the run-time test of the structure's kind
- * an operation compiles to the instructions of the bare critical section
- * (bench/b1_percpu: api_* against apik_* and raw_*). Passing another kind
- * than the structure's breaks the per-index mutual exclusion.
+ * its mm_cid offset at). The field's offset is then an immediate instead
+ * of a load from the structure (bench/b1_percpu: api_* against apik_* and
+ * raw_*). Passing another kind than the structure's breaks the per-index
+ * mutual exclusion.
  *
  * Cross-CPU access (drain, steal, resize): see rseqkit/membarrier.h. The
  * protocol is: (1) compare-and-swap the slot's commit word to a "stopped"
@@ -143,6 +145,9 @@ enum rseqkit_index {
 };
 
 #define RSEQKIT_CACHELINE	64
+/* log2 of a data structure's slot: one cache line per index (the
+ * self-indexed sections, below, form the slot's address from it). */
+#define RSEQKIT__SLOT_SHIFT	6
 
 /* Number of slots an array indexed by either kind needs: the number of
  * possible CPUs (from /sys/devices/system/cpu/possible), at least 1. */
@@ -516,6 +521,131 @@ RSEQKIT__OP_WRAP(load_add_load_load_add_store, ptr, intptr_t,
 #undef RSEQKIT__OPS_WRAP
 #undef RSEQKIT__OP_WRAP
 #undef RSEQKIT__P
+
+/*
+ * Self-indexed sections: the data structures' fast path. The section reads
+ * the index itself, after it has started, so a preemption or migration after
+ * that read aborts it: no comparison of the index is needed (the raw
+ * operations above take an index read before the section and must compare
+ * it). The slot is base + (idx << RSEQKIT__SLOT_SHIFT): one cache line per
+ * index, the section's word at its start. fo is the offset from rs of the
+ * field read as the index (rseqkit__si_field()). Each section first tests
+ * cpu_id: negative means the thread has no registered area yet, or the
+ * process runs on the fallbacks, and the section returns -ENOENT without
+ * touching anything; the structure then takes its slow path (the _kc forms
+ * out of line), which registers or falls back. So one test serves the
+ * registration check of both kinds (an unregistered area reads mm_cid 0).
+ *
+ * Returns 0 (committed, *idxp the index used), 1 (the comparison failed),
+ * -EAGAIN (aborted: retry) or -ENOENT (slow path).
+ *
+ *   load_add_store_u64:		*slot += count
+ *   load_cbne_store_u32:		if (*slot != expect) fail; *slot = newv
+ *   load_cbeq_store_add_load_store_ptr:	the list pop (voffp: offset of next)
+ *   load_cbeq_store_store_ptr:		the list push: old = *slot;
+ *					if (old == expectnot) fail;
+ *					*v2 = old; *slot = newv
+ *
+ * An architecture provides them as RSEQKIT_ARCH_HAS_SI; otherwise they are
+ * composed here from the _kat operations (index read and compared).
+ */
+
+/* The field a compile-time kind reads as its index, as an offset from rs:
+ * cpu_id, mm_cid, or for RSEQKIT_INDEX_MM_CID the offset rseqkit__rs_mm()
+ * maps onto cpu_id when mm_cid is not usable (a loop hoists it). */
+static inline __attribute__((always_inline)) ptrdiff_t rseqkit__si_field(enum rseqkit_index kind)
+{
+	if (kind == RSEQKIT_INDEX_CPU_ID)
+		return RSEQKIT_OFF_CPU_ID;
+	if (kind == RSEQKIT__INDEX_MM_CID_USABLE)
+		return RSEQKIT_OFF_MM_CID;
+	return rseqkit__rs_mm() - rseqkit__rs() + RSEQKIT_OFF_MM_CID;
+}
+
+/* The field a structure stores for its resolved kind (rseqkit_percpu_resolve()). */
+static inline int rseqkit__si_field_resolved(enum rseqkit_index resolved)
+{
+	return resolved == RSEQKIT_INDEX_MM_CID ? RSEQKIT_OFF_MM_CID : RSEQKIT_OFF_CPU_ID;
+}
+
+#ifndef RSEQKIT_ARCH_HAS_SI
+/* The index for a composed self-indexed section, or -1: not registered. */
+static inline __attribute__((always_inline)) long rseqkit__si_index(ptrdiff_t rs, ptrdiff_t fo)
+{
+	unsigned long idx;
+
+	if (__builtin_expect(rseqkit__area_negative(rs, RSEQKIT_OFF_CPU_ID), 0))
+		return -1;
+	idx = rseqkit__area_load_idx(rs + fo, 0);
+	if (idx > INT32_MAX)
+		__builtin_unreachable();	/* as rseqkit__index_of() */
+	return (long)idx;
+}
+
+#define RSEQKIT__SI_SLOT(T, base, idx) \
+	((T *)((char *)(base) + ((unsigned long)(idx) << RSEQKIT__SLOT_SHIFT)))
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_add_store_u64(ptrdiff_t rs, ptrdiff_t fo, void *base, uint64_t count,
+			       unsigned long *idxp)
+{
+	long idx = rseqkit__si_index(rs, fo);
+
+	if (idx < 0)
+		return -ENOENT;
+	*idxp = (unsigned long)idx;
+	return rseqkit__load_add_store_u64_kat(rs, rs + fo, 0, (int)idx,
+					       RSEQKIT__SI_SLOT(uint64_t, base, idx), count);
+}
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_cbne_store_u32(ptrdiff_t rs, ptrdiff_t fo, void *base, uint32_t expect,
+				uint32_t newv, unsigned long *idxp)
+{
+	long idx = rseqkit__si_index(rs, fo);
+
+	if (idx < 0)
+		return -ENOENT;
+	*idxp = (unsigned long)idx;
+	return rseqkit__load_cbne_store_u32_kat(rs, rs + fo, 0, (int)idx,
+						RSEQKIT__SI_SLOT(uint32_t, base, idx), expect, newv);
+}
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_cbeq_store_add_load_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
+		intptr_t expectnot, long voffp, intptr_t *load, unsigned long *idxp)
+{
+	long idx = rseqkit__si_index(rs, fo);
+
+	if (idx < 0)
+		return -ENOENT;
+	*idxp = (unsigned long)idx;
+	return rseqkit__load_cbeq_store_add_load_store_ptr_kat(rs, rs + fo, 0, (int)idx,
+			RSEQKIT__SI_SLOT(intptr_t, base, idx), expectnot, voffp, load);
+}
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_cbeq_store_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
+		intptr_t expectnot, intptr_t *v2, intptr_t newv, unsigned long *idxp)
+{
+	long idx = rseqkit__si_index(rs, fo);
+	intptr_t *v, old;
+	int r;
+
+	if (idx < 0)
+		return -ENOENT;
+	v = RSEQKIT__SI_SLOT(intptr_t, base, idx);
+	old = __atomic_load_n(v, __ATOMIC_RELAXED);
+	if (old == expectnot)
+		return 1;
+	*v2 = old;
+	*idxp = (unsigned long)idx;
+	r = rseqkit__load_cbne_store_u64_kat(rs, rs + fo, 0, (int)idx, (uint64_t *)v,
+					     (uint64_t)old, (uint64_t)newv);
+	return r > 0 ? -EAGAIN : r;	/* changed since the read: retry */
+}
+#undef RSEQKIT__SI_SLOT
+#endif /* !RSEQKIT_ARCH_HAS_SI */
 
 #ifdef __cplusplus
 }

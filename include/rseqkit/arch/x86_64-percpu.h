@@ -496,6 +496,218 @@ rseqkit__load_add_load_load_add_store_ptr_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdif
 	RSEQKIT__ABORTED(rseqkit__fb_load_add_load_load_add_store_ptr(idx, ptr, off, inc));
 }
 
+/*
+ * Self-indexed sections (rseqkit/percpu.h): after start_ip, test cpu_id
+ * (negative: no registered area, exit to unreg), read the index from
+ * %fs:(rs + fo) and form the slot's address in p. Needs asm goto outputs
+ * (the index comes back in a register); older compilers use the composed
+ * forms of rseqkit/percpu.h.
+ */
+#if RSEQKIT__ASM_GOTO_OUTPUT
+#define RSEQKIT_ARCH_HAS_SI	1
+
+/* FIELD: the index field, "%c[fo](%[rs])" (fo a constant, FO "i") or
+ * "(%[rs],%[fo])" (fo in a register, FO "r"); see RSEQKIT__SI(). */
+#define RSEQKIT__SI_START(FIELD)					\
+	"leaq 3b(%%rip), %%rax\n\t"					\
+	"movq %%rax, %%fs:8(%[rs])\n\t"					\
+	"1:\n\t"							\
+	"cmpl $0, %%fs:4(%[rs])\n\t"					\
+	"js %l[unreg]\n\t"						\
+	"movl %%fs:" FIELD ", %k[idx]\n\t"				\
+	"movq %[idx], %[p]\n\t"						\
+	"shlq $" RSEQKIT__STR(RSEQKIT__SLOT_SHIFT) ", %[p]\n\t"		\
+	"addq %[base], %[p]\n\t"
+
+#define RSEQKIT__SI_OUT		[idx] "=&r" (idx), [p] "=&r" (p)
+#define RSEQKIT__SI_IN(FO)	[rs] "r" (rs), [fo] FO (fo), [base] "rm" (base)
+
+/*
+ * Each section is written once as a macro of (FIELD, FO) and expanded by
+ * RSEQKIT__SI(): with fo as an immediate where the compiler sees a
+ * constant (a _k form of cpu_id or of a usable mm_cid: no register, nothing
+ * to reload), else in a register (a structure's stored field). Without
+ * optimization nothing is constant: the register form only.
+ */
+#ifdef __OPTIMIZE__
+# define RSEQKIT__SI(SECTION)						\
+	do {								\
+		if (__builtin_constant_p(fo))				\
+			SECTION("%c[fo](%[rs])", "i");			\
+		else							\
+			SECTION("(%[rs],%[fo])", "r");			\
+	} while (0)
+#else
+# define RSEQKIT__SI(SECTION)	SECTION("(%[rs],%[fo])", "r")
+#endif
+
+/* The tail every self-indexed section shares: the index (known to be an
+ * int, so that using it costs no sign extension), then the exits. */
+#define RSEQKIT__SI_TAIL						\
+	if (idx > INT32_MAX)						\
+		__builtin_unreachable();				\
+	*idxp = idx
+
+#define RSEQKIT__SI_EXITS						\
+unreg:									\
+	return -ENOENT;							\
+aborted:								\
+	RSEQKIT_INJECT_C(4);						\
+	return -EAGAIN
+
+RSEQKIT_STATIC_ASSERT(RSEQKIT_OFF_CPU_ID == 4, "asm literal 4 = cpu_id");
+
+#define RSEQKIT__SI_ADD(FIELD, FO)					\
+	__asm__ __volatile__ goto (					\
+		RSEQKIT__CS_TABLE					\
+		RSEQKIT__CS_EXIT("%l[unreg]")				\
+		RSEQKIT__SI_START(FIELD)				\
+		RSEQKIT__INJ(1)						\
+		RSEQKIT__INJ(3)						\
+		"addq %[count], (%[p])\n\t"				\
+		RSEQKIT__CS_END						\
+		: RSEQKIT__SI_OUT					\
+		: RSEQKIT__SI_IN(FO), [count] "er" (count) RSEQKIT__INJ_IN \
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB		\
+		: aborted, unreg)
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_add_store_u64(ptrdiff_t rs, ptrdiff_t fo, void *base, uint64_t count,
+			       unsigned long *idxp)
+{
+	unsigned long idx;
+	uintptr_t p;
+
+	RSEQKIT_INJECT_C(0);
+	RSEQKIT__SI(RSEQKIT__SI_ADD);
+	RSEQKIT__SI_TAIL;
+	return 0;
+	RSEQKIT__SI_EXITS;
+}
+
+#define RSEQKIT__SI_CBNE_STORE(FIELD, FO)				\
+	__asm__ __volatile__ goto (					\
+		RSEQKIT__CS_TABLE					\
+		RSEQKIT__CS_EXIT("%l[unreg]")				\
+		RSEQKIT__CS_EXIT("%l[ne]")				\
+		RSEQKIT__SI_START(FIELD)				\
+		RSEQKIT__INJ(1)						\
+		"cmpl %[expect], (%[p])\n\t"				\
+		"jnz %l[ne]\n\t"					\
+		RSEQKIT__INJ(2)						\
+		RSEQKIT__INJ(3)						\
+		"movl %[newv], (%[p])\n\t"				\
+		RSEQKIT__CS_END						\
+		: RSEQKIT__SI_OUT					\
+		: RSEQKIT__SI_IN(FO), [expect] "ir" (expect),		\
+		  [newv] "ir" (newv) RSEQKIT__INJ_IN			\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB		\
+		: aborted, unreg, ne)
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_cbne_store_u32(ptrdiff_t rs, ptrdiff_t fo, void *base, uint32_t expect,
+				uint32_t newv, unsigned long *idxp)
+{
+	unsigned long idx;
+	uintptr_t p;
+
+	RSEQKIT_INJECT_C(0);
+	RSEQKIT__SI(RSEQKIT__SI_CBNE_STORE);
+	RSEQKIT__SI_TAIL;
+	return 0;
+ne:
+	return 1;
+	RSEQKIT__SI_EXITS;
+}
+
+#define RSEQKIT__SI_POP(FIELD, FO)					\
+	__asm__ __volatile__ goto (					\
+		RSEQKIT__CS_TABLE					\
+		RSEQKIT__CS_EXIT("%l[unreg]")				\
+		RSEQKIT__CS_EXIT("%l[eq]")				\
+		RSEQKIT__SI_START(FIELD)				\
+		RSEQKIT__INJ(1)						\
+		"movq (%[p]), %[head]\n\t"				\
+		"cmpq %[expectnot], %[head]\n\t"			\
+		"je %l[eq]\n\t"						\
+		RSEQKIT__INJ(2)						\
+		"movq (%[head],%[voffp]), %%rax\n\t"			\
+		RSEQKIT__INJ(3)						\
+		"movq %%rax, (%[p])\n\t"				\
+		RSEQKIT__CS_END						\
+		: RSEQKIT__SI_OUT, [head] "=&r" (head)			\
+		: RSEQKIT__SI_IN(FO), [expectnot] "er" (expectnot),	\
+		  [voffp] "r" (voffp) RSEQKIT__INJ_IN			\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB		\
+		: aborted, unreg, eq)
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_cbeq_store_add_load_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
+		intptr_t expectnot, long voffp, intptr_t *load, unsigned long *idxp)
+{
+	unsigned long idx;
+	intptr_t head;
+	uintptr_t p;
+
+	RSEQKIT_INJECT_C(0);
+	RSEQKIT__SI(RSEQKIT__SI_POP);
+	*load = head;
+	RSEQKIT__SI_TAIL;
+	return 0;
+eq:
+	return 1;
+	RSEQKIT__SI_EXITS;
+}
+
+#define RSEQKIT__SI_PUSH(FIELD, FO)					\
+	__asm__ __volatile__ goto (					\
+		RSEQKIT__CS_TABLE					\
+		RSEQKIT__CS_EXIT("%l[unreg]")				\
+		RSEQKIT__CS_EXIT("%l[eq]")				\
+		RSEQKIT__SI_START(FIELD)				\
+		RSEQKIT__INJ(1)						\
+		"movq (%[p]), %%rax\n\t"				\
+		"cmpq %[expectnot], %%rax\n\t"				\
+		"je %l[eq]\n\t"						\
+		RSEQKIT__INJ(2)						\
+		"movq %%rax, %[v2]\n\t"					\
+		RSEQKIT__INJ(3)						\
+		"movq %[newv], (%[p])\n\t"				\
+		RSEQKIT__CS_END						\
+		: RSEQKIT__SI_OUT, [v2] "=m" (*v2)			\
+		: RSEQKIT__SI_IN(FO), [expectnot] "r" (expectnot),	\
+		  [newv] "r" (newv) RSEQKIT__INJ_IN			\
+		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB		\
+		: aborted, unreg, eq)
+
+static inline __attribute__((always_inline)) int
+rseqkit__si_load_cbeq_store_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
+		intptr_t expectnot, intptr_t *v2, intptr_t newv, unsigned long *idxp)
+{
+	unsigned long idx;
+	uintptr_t p;
+
+	RSEQKIT_INJECT_C(0);
+	RSEQKIT__SI(RSEQKIT__SI_PUSH);
+	RSEQKIT__SI_TAIL;
+	return 0;
+eq:
+	return 1;
+	RSEQKIT__SI_EXITS;
+}
+
+#undef RSEQKIT__SI_PUSH
+#undef RSEQKIT__SI_POP
+#undef RSEQKIT__SI_CBNE_STORE
+#undef RSEQKIT__SI_ADD
+#undef RSEQKIT__SI_EXITS
+#undef RSEQKIT__SI_TAIL
+#undef RSEQKIT__SI
+#undef RSEQKIT__SI_IN
+#undef RSEQKIT__SI_OUT
+#undef RSEQKIT__SI_START
+#endif /* RSEQKIT__ASM_GOTO_OUTPUT */
+
 #undef RSEQKIT__X86_OPS
 
 #ifdef __cplusplus
