@@ -480,6 +480,110 @@ static void test_pool(void)
 	rseqkit_pool_destroy(&pool);
 }
 
+/* --- a thread's first operation ------------------------------------------ */
+
+/*
+ * The fast paths read the index inside the section and test registration
+ * first (an unregistered area reads cpu_id -1 and mm_cid 0). A new thread
+ * with rseqkit's own area starts unregistered: its first operation of each
+ * structure, plain and _k, must do the work and leave the thread registered
+ * (with the fallbacks: do the work; nothing registers). One thread per op.
+ */
+enum first_op { FIRST_ADD, FIRST_LOCK, FIRST_PUSHPOP, NR_FIRST_OPS };
+static const char *const first_names[] = { "counter add", "cpulock lock+unlock", "freelist push+pop" };
+
+struct first_run {
+	enum first_op op;
+	bool k;
+	bool unregistered_before, registered_after, done, popped;
+};
+
+/* Drain every slot of fl: how many nodes it held (-1: one of them not objs[0]). */
+static long freelist_take_first(void)
+{
+	struct rseqkit_freelist_node *chain;
+	long n = 0;
+
+	for (int i = 0; i < fl.nr_slots; i++) {
+		if (rseqkit_freelist_drain(&fl, i, &chain))
+			continue;
+		for (; chain; chain = chain->next, n++)
+			if (chain != &objs[0].node)
+				return -1;
+	}
+	return n;
+}
+
+static void *first_thread(void *arg)
+{
+	struct first_run *r = arg;
+	struct rseqkit_freelist_node *got = NULL;
+	int idx;
+
+	r->unregistered_before = (int32_t)rseqkit_thread_area()->cpu_id < 0;
+	switch (r->op) {
+	case FIRST_ADD:
+		CALL(r->k, rseqkit_counter_add, &ctr, 1);
+		r->done = true;
+		break;
+	case FIRST_LOCK:
+		idx = CALL(r->k, rseqkit_cpulock_lock, &lk);
+		r->done = idx >= 0 && idx < lk.nr_slots;
+		rseqkit_cpulock_unlock(&lk, idx);
+		break;
+	case FIRST_PUSHPOP:
+		CALL(r->k, rseqkit_freelist_push, &fl, &objs[0].node);
+		got = CALL(r->k, rseqkit_freelist_pop, &fl);
+		/* NULL: the pop ran on another index (a migration, or the
+		 * fallbacks' first index); test_first_op() looks for the node. */
+		r->popped = got == &objs[0].node;
+		r->done = r->popped || !got;
+		break;
+	default:
+		break;
+	}
+	r->registered_after = (int32_t)rseqkit_thread_area()->cpu_id >= 0;
+	return NULL;
+}
+
+static void test_first_op(void)
+{
+	bool fallback = rseqkit_percpu_fallback();
+	struct rseqkit_mode m;
+	int64_t before;
+	bool lazy;
+
+	lazy = rseqkit_get_mode(&m) == 0 && m.owner == RSEQKIT_OWNER_SELF;
+
+	if (rseqkit_counter_init(&ctr, kind) || rseqkit_cpulock_init(&lk, kind) ||
+	    rseqkit_freelist_init(&fl, kind))
+		tap_bail("init failed");
+	for (int op = 0; op < NR_FIRST_OPS; op++) {
+		for (int k = 0; k < 2; k++) {
+			struct first_run r = { .op = (enum first_op)op, .k = k };
+			pthread_t t;
+
+			before = rseqkit_counter_read(&ctr);
+			start_thread(&t, first_thread, &r);
+			pthread_join(t, NULL);
+			if (op == FIRST_ADD)
+				r.done = rseqkit_counter_read(&ctr) == before + 1;
+			if (op == FIRST_PUSHPOP && r.done)	/* popped, or still listed */
+				r.done = freelist_take_first() == (r.popped ? 0 : 1);
+			tap_ok(r.done && (fallback ? !r.registered_after :
+					  r.registered_after && (!lazy || r.unregistered_before)),
+			       "%s: a new thread's first %s (%s form) works and %s (registered "
+			       "before %s, after %s)", kn, first_names[op], k ? "_k" : "plain",
+			       fallback ? "registers nothing (fallbacks)" : "leaves it registered",
+			       r.unregistered_before ? "no" : "yes",
+			       r.registered_after ? "yes" : "no");
+		}
+	}
+	rseqkit_freelist_destroy(&fl);
+	rseqkit_cpulock_destroy(&lk);
+	rseqkit_counter_destroy(&ctr);
+}
+
 static void body(const char *env, int argc, char **argv)
 {
 	cpu_set_t set;
@@ -514,6 +618,7 @@ static void body(const char *env, int argc, char **argv)
 		tap_pin_cpu(pin);
 		test_pool();
 		sched_setaffinity(0, sizeof(set), &set);
+		test_first_op();
 	}
 }
 
