@@ -8,8 +8,8 @@
  *   ctx_<op>_<kind>   the same with rseqkit_percpu_ctx() resolved once, the
  *                     rseqkit_*_ctx() variants in the loop
  *   api_<op>_<kind>   the data structure API (rseqkit_counter_add(),
- *                     rseqkit_cpulock_lock/unlock(), rseqkit_freelist_pop/push()),
- *                     which tests the structure's kind on every operation
+ *                     rseqkit_cpulock_lock/unlock(), rseqkit_freelist_pop/push()):
+ *                     self-indexed sections on the field the structure stores
  *   apik_<op>_<kind>  the same with the kind as a compile-time constant
  *                     (rseqkit_counter_add_k(), rseqkit_cpulock_lock_k(), ...)
  *
