@@ -21,11 +21,12 @@ int rseqkit_counter_init(struct rseqkit_counter *c, enum rseqkit_index kind)
 
 int rseqkit__counter_add_slow(struct rseqkit_counter *c, int64_t n)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();
+	int idx = rseqkit__percpu_index_slow(c->kind);	/* registers, or the fallback's */
 
-	if (c->kind == RSEQKIT_INDEX_CPU_ID)
-		return rseqkit__counter_add_kc(c, n, RSEQKIT_INDEX_CPU_ID, &k);
-	return rseqkit__counter_add_kc(c, n, RSEQKIT__RESOLVED_MM, &k);
+	if (!rseqkit_percpu_fallback())
+		return -EAGAIN;
+	rseqkit__fb_load_add_store_u64(idx, &c->slots[idx].v, (uint64_t)n);
+	return idx;
 }
 
 void rseqkit_counter_destroy(struct rseqkit_counter *c)

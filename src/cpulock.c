@@ -29,13 +29,15 @@ void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l)
 
 int rseqkit__cpulock_take_slow(struct rseqkit_cpulock *l, int wait)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();
+	int idx = rseqkit__percpu_index_slow(l->kind);	/* registers, or the fallback's */
 
-	if (l->kind == RSEQKIT_INDEX_CPU_ID)
-		return wait ? rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 1, &k) :
-			      rseqkit__cpulock_take_kc(l, RSEQKIT_INDEX_CPU_ID, 0, &k);
-	return wait ? rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 1, &k) :
-		      rseqkit__cpulock_take_kc(l, RSEQKIT__RESOLVED_MM, 0, &k);
+	if (!rseqkit_percpu_fallback())
+		return -EAGAIN;
+	if (rseqkit__fb_load_cbne_store_u32(idx, &l->slots[idx].locked, 0, 1) == 0) {
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		return idx;
+	}
+	return wait ? rseqkit__cpulock_lock_contended(l) : -EBUSY;
 }
 
 int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l)

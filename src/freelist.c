@@ -88,18 +88,33 @@ int rseqkit__freelist_push_batch_slow(struct rseqkit_freelist *fl,
 				      struct rseqkit_freelist_node *first,
 				      struct rseqkit_freelist_node *last)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();
+	for (;;) {
+		int idx = rseqkit__percpu_index_slow(fl->kind);	/* registers, or the fallback's */
+		intptr_t *head = &fl->slots[idx].head;
+		intptr_t old = __atomic_load_n(head, __ATOMIC_RELAXED);
 
-	if (fl->kind == RSEQKIT_INDEX_CPU_ID)
-		return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT_INDEX_CPU_ID, &k);
-	return rseqkit__freelist_push_batch_kc(fl, first, last, RSEQKIT__RESOLVED_MM, &k);
+		if (!rseqkit_percpu_fallback())
+			return -EAGAIN;
+		if (old == RSEQKIT__FL_STOPPED) {
+			rseqkit__drain_wait();
+			continue;
+		}
+		last->next = (struct rseqkit_freelist_node *)old;
+		if (rseqkit__fb_load_cbne_store_u64(idx, (uint64_t *)head, (uint64_t)old,
+						    (uint64_t)(intptr_t)first) == 0)
+			return idx;
+	}
 }
 
-struct rseqkit_freelist_node *rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl)
+int rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl, struct rseqkit_freelist_node **out)
 {
-	struct rseqkit__kc k = rseqkit__resolved_kc();
+	int idx = rseqkit__percpu_index_slow(fl->kind);	/* registers, or the fallback's */
+	intptr_t load;
 
-	if (fl->kind == RSEQKIT_INDEX_CPU_ID)
-		return rseqkit__freelist_pop_kc(fl, RSEQKIT_INDEX_CPU_ID, &k);
-	return rseqkit__freelist_pop_kc(fl, RSEQKIT__RESOLVED_MM, &k);
+	if (!rseqkit_percpu_fallback())
+		return -EAGAIN;
+	*out = rseqkit__fb_load_cbeq_store_add_load_store_ptr(idx, &fl->slots[idx].head, 0,
+			offsetof(struct rseqkit_freelist_node, next), &load) == 0 ?
+	       rseqkit__freelist_popped(load) : NULL;
+	return 0;
 }

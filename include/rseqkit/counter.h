@@ -46,22 +46,9 @@ RSEQKIT_API int64_t rseqkit_counter_read(const struct rseqkit_counter *c);
 /* Make the counter read 0 (see above). */
 RSEQKIT_API void rseqkit_counter_reset(struct rseqkit_counter *c);
 
-/* The add of kind with the bases k (rseqkit__kc()): the slow path's. */
-static inline __attribute__((always_inline)) int
-rseqkit__counter_add_kc(struct rseqkit_counter *c, int64_t n, enum rseqkit_index kind,
-			const struct rseqkit__kc *k)
-{
-	unsigned long idx;
-
-	do {
-		idx = rseqkit__index_k(kind, k);
-	} while (__builtin_expect(rseqkit__load_add_store_u64_k(kind, k, (int)idx,
-					&c->slots[idx].v, (uint64_t)n) != 0, 0));
-	return (int)idx;
-}
-
-/* The add's slow path, out of line: a thread without a registered area
- * (registers it) or a process on the fallbacks. Returns the index used. */
+/* The add's slow path, out of line: registers the calling thread and
+ * returns -EAGAIN (the fast path works now), or on the fallbacks adds under
+ * them and returns the index used. */
 RSEQKIT_API int rseqkit__counter_add_slow(struct rseqkit_counter *c, int64_t n);
 
 /* The add as a self-indexed section on the field at fo from rs. */
@@ -74,8 +61,8 @@ rseqkit__counter_add_si(struct rseqkit_counter *c, int64_t n, ptrdiff_t rs, ptrd
 
 		if (__builtin_expect(r == 0, 1))
 			return (int)idx;
-		if (r == -ENOENT)
-			return rseqkit__counter_add_slow(c, n);
+		if (r == -ENOENT && (r = rseqkit__counter_add_slow(c, n)) >= 0)
+			return r;
 	}
 }
 

@@ -59,39 +59,10 @@ RSEQKIT_API void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l);
  * raises the slice request. */
 RSEQKIT_API int rseqkit__cpulock_lock_contended(struct rseqkit_cpulock *l);
 
-/* Take the lock of the calling thread's index; when it is held, wait for it
- * (wait, a constant) or return -EBUSY. kp: the bases of kind (rseqkit__kc(),
- * or rseqkit__resolved_kc() for the kind the structure stores). The slow
- * path's (rseqkit__cpulock_take_slow()). */
-static inline __attribute__((always_inline)) int
-rseqkit__cpulock_take_kc(struct rseqkit_cpulock *l, enum rseqkit_index kind, int wait,
-		const struct rseqkit__kc *kp)
-{
-	struct rseqkit__kc k = *kp;
-	struct rseqkit_cpulock_slot *slots = l->slots;
-
-	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, &k);
-		int ret = rseqkit__load_cbne_store_u32_k(kind, &k, (int)idx, &slots[idx].locked, 0, 1);
-
-		if (__builtin_expect(ret == 0, 1)) {
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			RSEQKIT_CPULOCK_SLICE_BEGIN();
-			return (int)idx;
-		}
-		if (ret > 0 && !wait)
-			return -EBUSY;
-		if (ret > 0) {	/* held: its holder was preempted or migrated */
-			idx = rseqkit__cpulock_lock_contended(l);
-			RSEQKIT_CPULOCK_SLICE_BEGIN();
-			return (int)idx;
-		}
-	}
-}
-
-/* The take's slow path, out of line: a thread without a registered area
- * (registers it) or a process on the fallbacks. Returns the index locked, or
- * -EBUSY (!wait); the caller raises the slice request. */
+/* The take's slow path, out of line: registers the calling thread and
+ * returns -EAGAIN (the fast path works now), or on the fallbacks takes the
+ * lock under them and returns the index locked, or -EBUSY (!wait); the
+ * caller raises the slice request. */
 RSEQKIT_API int rseqkit__cpulock_take_slow(struct rseqkit_cpulock *l, int wait);
 
 /* Take the lock as a self-indexed section on the field at fo from rs. */
@@ -114,6 +85,8 @@ rseqkit__cpulock_take_si(struct rseqkit_cpulock *l, int wait, ptrdiff_t rs, ptrd
 			int i = ret > 0 ? rseqkit__cpulock_lock_contended(l) :
 				rseqkit__cpulock_take_slow(l, wait);
 
+			if (i == -EAGAIN)
+				continue;
 			if (i >= 0)
 				RSEQKIT_CPULOCK_SLICE_BEGIN();
 			return i;

@@ -62,41 +62,25 @@ RSEQKIT_API int rseqkit_freelist_drain(struct rseqkit_freelist *fl, int idx,
 
 #define RSEQKIT__FL_STOPPED ((intptr_t)&rseqkit__freelist_stopped)
 
-/* The body of rseqkit_freelist_push_batch_k(), with kp the bases of kind (rseqkit__kc(), or
- * rseqkit__resolved_kc() for the kind the structure stores). */
-static inline __attribute__((always_inline)) int
-rseqkit__freelist_push_batch_kc(struct rseqkit_freelist *fl,
-			       struct rseqkit_freelist_node *first,
-			       struct rseqkit_freelist_node *last, enum rseqkit_index kind,
-		const struct rseqkit__kc *kp)
-{
-	struct rseqkit__kc k = *kp;
-	struct rseqkit_freelist_slot *slots = fl->slots;
-
-	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, &k);
-		struct rseqkit_freelist_slot *s = &slots[idx];
-		intptr_t head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-
-		if (__builtin_expect(head == RSEQKIT__FL_STOPPED, 0)) {
-			rseqkit__drain_wait();	/* a drain is in progress */
-			continue;
-		}
-		last->next = (struct rseqkit_freelist_node *)head;
-		if (__builtin_expect(rseqkit__load_cbne_store_u64_k(kind, &k, (int)idx, (uint64_t *)&s->head,
-					(uint64_t)head, (uint64_t)(intptr_t)first) == 0, 1))
-			return (int)idx;
-	}
-}
-
-/* rseqkit_freelist_push_batch() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
-/* The slow paths of push and pop, out of line: a thread without a registered
- * area (registers it) or a process on the fallbacks. */
+/* The slow paths of push and pop, out of line: they register the calling
+ * thread and return -EAGAIN (the fast path works now), or on the fallbacks
+ * do the operation under them and return the index used (push) or 0 with
+ * *out the node popped, NULL when empty (pop). */
 RSEQKIT_API int rseqkit__freelist_push_batch_slow(struct rseqkit_freelist *fl,
 						 struct rseqkit_freelist_node *first,
 						 struct rseqkit_freelist_node *last);
-RSEQKIT_API struct rseqkit_freelist_node *rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl);
+RSEQKIT_API int rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl,
+					   struct rseqkit_freelist_node **out);
+
+/* What a pop returns for the head it took (the section exits when the head
+ * is NULL; the stopped sentinel links to itself and reads as empty). */
+static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
+rseqkit__freelist_popped(intptr_t load)
+{
+	if (!load)
+		__builtin_unreachable();
+	return load == RSEQKIT__FL_STOPPED ? NULL : (struct rseqkit_freelist_node *)load;
+}
 
 /* Push first..last as a self-indexed section on the field at fo from rs:
  * link last to the head the section reads, then commit first. */
@@ -113,11 +97,13 @@ rseqkit__freelist_push_batch_si(struct rseqkit_freelist *fl, struct rseqkit_free
 			return (int)idx;
 		if (r > 0)
 			rseqkit__drain_wait();	/* a drain is in progress */
-		else if (r == -ENOENT)
-			return rseqkit__freelist_push_batch_slow(fl, first, last);
+		else if (r == -ENOENT && (r = rseqkit__freelist_push_batch_slow(fl, first, last)) >= 0)
+			return r;
 	}
 }
 
+/* rseqkit_freelist_push_batch() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) int
 rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
 			       struct rseqkit_freelist_node *first,
@@ -151,35 +137,6 @@ rseqkit_freelist_push_k(struct rseqkit_freelist *fl, struct rseqkit_freelist_nod
 	return rseqkit_freelist_push_batch_k(fl, node, node, kind);
 }
 
-/* The body of rseqkit_freelist_pop_k(), with kp the bases of kind (rseqkit__kc(), or
- * rseqkit__resolved_kc() for the kind the structure stores). */
-static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
-rseqkit__freelist_pop_kc(struct rseqkit_freelist *fl, enum rseqkit_index kind,
-		const struct rseqkit__kc *kp)
-{
-	struct rseqkit__kc k = *kp;
-	struct rseqkit_freelist_slot *slots = fl->slots;
-
-	for (;;) {
-		unsigned long idx = rseqkit__index_k(kind, &k);
-		intptr_t load;
-		int ret = rseqkit__load_cbeq_store_add_load_store_ptr_k(kind, &k, (int)idx,
-				&slots[idx].head, 0,
-				offsetof(struct rseqkit_freelist_node, next), &load);
-
-		if (__builtin_expect(ret == 0, 1)) {
-			if (!load)	/* the section exits when the head is NULL */
-				__builtin_unreachable();
-			return load == RSEQKIT__FL_STOPPED ? NULL :
-			       (struct rseqkit_freelist_node *)load;
-		}
-		if (ret > 0)
-			return NULL;
-	}
-}
-
-/* rseqkit_freelist_pop() with kind, a compile-time constant, the kind the structure was
- * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 /* Pop as a self-indexed section on the field at fo from rs. */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit__freelist_pop_si(struct rseqkit_freelist *fl, ptrdiff_t rs, ptrdiff_t fo)
@@ -190,19 +147,21 @@ rseqkit__freelist_pop_si(struct rseqkit_freelist *fl, ptrdiff_t rs, ptrdiff_t fo
 		int ret = rseqkit__si_load_cbeq_store_add_load_store_ptr(rs, fo, fl->slots, 0,
 				offsetof(struct rseqkit_freelist_node, next), &load, &idx);
 
-		if (__builtin_expect(ret == 0, 1)) {
-			if (!load)	/* the section exits when the head is NULL */
-				__builtin_unreachable();
-			return load == RSEQKIT__FL_STOPPED ? NULL :
-			       (struct rseqkit_freelist_node *)load;
-		}
+		if (__builtin_expect(ret == 0, 1))
+			return rseqkit__freelist_popped(load);
 		if (ret > 0)
 			return NULL;
-		if (ret == -ENOENT)
-			return rseqkit__freelist_pop_slow(fl);
+		if (ret == -ENOENT) {
+			struct rseqkit_freelist_node *n;
+
+			if (rseqkit__freelist_pop_slow(fl, &n) == 0)
+				return n;
+		}
 	}
 }
 
+/* rseqkit_freelist_pop() with kind, a compile-time constant, the kind the structure was
+ * initialized with (rseqkit/percpu.h, "Compile-time kinds"). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 {
