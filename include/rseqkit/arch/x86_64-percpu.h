@@ -519,6 +519,15 @@ rseqkit__load_add_load_load_add_store_ptr_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdif
 	"shlq $" RSEQKIT__STR(RSEQKIT__SLOT_SHIFT) ", %[p]\n\t"		\
 	"addq %[base], %[p]\n\t"
 
+/* Descriptor, exit points (unreg and a comparison's label, if any), the
+ * start: every self-indexed section begins with it. */
+#define RSEQKIT__SI_HEAD(FIELD, EXIT)					\
+	RSEQKIT__CS_TABLE						\
+	RSEQKIT__CS_EXIT("%l[unreg]")					\
+	EXIT								\
+	RSEQKIT__SI_START(FIELD)					\
+	RSEQKIT__INJ(1)
+
 #define RSEQKIT__SI_OUT		[idx] "=&r" (idx), [p] "=&r" (p)
 #define RSEQKIT__SI_IN(FO)	[rs] "r" (rs), [fo] FO (fo), [base] "rm" (base)
 
@@ -559,10 +568,7 @@ RSEQKIT_STATIC_ASSERT(RSEQKIT_OFF_CPU_ID == 4, "asm literal 4 = cpu_id");
 
 #define RSEQKIT__SI_ADD(FIELD, FO)					\
 	__asm__ __volatile__ goto (					\
-		RSEQKIT__CS_TABLE					\
-		RSEQKIT__CS_EXIT("%l[unreg]")				\
-		RSEQKIT__SI_START(FIELD)				\
-		RSEQKIT__INJ(1)						\
+		RSEQKIT__SI_HEAD(FIELD, "")				\
 		RSEQKIT__INJ(3)						\
 		"addq %[count], (%[p])\n\t"				\
 		RSEQKIT__CS_END						\
@@ -587,11 +593,7 @@ rseqkit__si_load_add_store_u64(ptrdiff_t rs, ptrdiff_t fo, void *base, uint64_t 
 
 #define RSEQKIT__SI_CBNE_STORE(FIELD, FO)				\
 	__asm__ __volatile__ goto (					\
-		RSEQKIT__CS_TABLE					\
-		RSEQKIT__CS_EXIT("%l[unreg]")				\
-		RSEQKIT__CS_EXIT("%l[ne]")				\
-		RSEQKIT__SI_START(FIELD)				\
-		RSEQKIT__INJ(1)						\
+		RSEQKIT__SI_HEAD(FIELD, RSEQKIT__CS_EXIT("%l[ne]"))	\
 		"cmpl %[expect], (%[p])\n\t"				\
 		"jnz %l[ne]\n\t"					\
 		RSEQKIT__INJ(2)						\
@@ -622,11 +624,7 @@ ne:
 
 #define RSEQKIT__SI_POP(FIELD, FO)					\
 	__asm__ __volatile__ goto (					\
-		RSEQKIT__CS_TABLE					\
-		RSEQKIT__CS_EXIT("%l[unreg]")				\
-		RSEQKIT__CS_EXIT("%l[eq]")				\
-		RSEQKIT__SI_START(FIELD)				\
-		RSEQKIT__INJ(1)						\
+		RSEQKIT__SI_HEAD(FIELD, RSEQKIT__CS_EXIT("%l[eq]"))	\
 		"movq (%[p]), %[head]\n\t"				\
 		"cmpq %[expectnot], %[head]\n\t"			\
 		"je %l[eq]\n\t"						\
@@ -661,11 +659,7 @@ eq:
 
 #define RSEQKIT__SI_PUSH(FIELD, FO)					\
 	__asm__ __volatile__ goto (					\
-		RSEQKIT__CS_TABLE					\
-		RSEQKIT__CS_EXIT("%l[unreg]")				\
-		RSEQKIT__CS_EXIT("%l[eq]")				\
-		RSEQKIT__SI_START(FIELD)				\
-		RSEQKIT__INJ(1)						\
+		RSEQKIT__SI_HEAD(FIELD, RSEQKIT__CS_EXIT("%l[eq]"))	\
 		"movq (%[p]), %%rax\n\t"				\
 		"cmpq %[expectnot], %%rax\n\t"				\
 		"je %l[eq]\n\t"						\
@@ -706,6 +700,7 @@ eq:
 #undef RSEQKIT__SI_IN
 #undef RSEQKIT__SI_OUT
 #undef RSEQKIT__SI_START
+#undef RSEQKIT__SI_HEAD
 #endif /* RSEQKIT__ASM_GOTO_OUTPUT */
 
 #undef RSEQKIT__X86_OPS
