@@ -246,19 +246,18 @@ void rseqkit_slice_first_use(void)
 	}
 	rseqkit_slice_nest = 1;
 	thread_enable();
-	rseqkit_arch_tp_store_u8((long)rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_REQUEST, 1);
+	rseqkit_arch_slice_request((long)rseqkit_rseq_offset, 1);
 }
 
-long rseqkit_slice_enter_slow(void)
+void rseqkit_slice_enter_slow(void)
 {
 	decide();
 	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE) != 1) {
 		rseqkit_slice_ready = 2;
-		return 0;
+		return;
 	}
 	thread_enable();
 	rseqkit_slice_ready = 1;
-	return rseqkit__slice_raise((long)rseqkit_rseq_offset);
 }
 
 int rseqkit_slice_thread_state(void)

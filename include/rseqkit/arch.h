@@ -7,6 +7,8 @@
 #ifndef RSEQKIT_ARCH_H
 #define RSEQKIT_ARCH_H
 
+#include <rseqkit/abi.h>	/* field offsets the primitives hard-code */
+
 #if defined(__x86_64__)
 # include <rseqkit/arch/x86_64.h>
 #elif defined(__aarch64__)

@@ -22,7 +22,7 @@
  *   long t = rseqkit_slice_enter();   ...   rseqkit_slice_leave(t);
  *       The fast one. Outermost iff neither the request nor the granted
  *       byte is set at entry: then enter raises the request and returns a
- *       non-zero token (where the request byte is); nested (or "off") it
+ *       non-zero token (where the area is); nested (or "off") it
  *       returns 0 and the matching leave does nothing. The token carries
  *       everything leave needs, so leave reads no global or thread-local
  *       variable: one store, one load, and the yield system call only when
@@ -91,9 +91,10 @@ RSEQKIT_API int rseqkit_slice_thread_state(void);
 /* rseq_slice_yield(2): 1 if the thread still held a grant, 0 otherwise. */
 RSEQKIT_API int rseqkit_slice_yield(void);
 
-/* Slow paths: a thread's first section (decides, registers, enables). */
+/* Slow paths: a thread's first section (decides, registers, enables).
+ * rseqkit_slice_enter_slow() sets rseqkit_slice_ready to 1 or 2. */
 RSEQKIT_API void rseqkit_slice_first_use(void);
-RSEQKIT_API long rseqkit_slice_enter_slow(void);
+RSEQKIT_API void rseqkit_slice_enter_slow(void);
 
 /*
  * The process decision: 0 off, 1 on, RSEQKIT_SLICE_UNDECIDED before it is
@@ -115,20 +116,20 @@ extern RSEQKIT_API __thread uint8_t rseqkit_slice_ready
 
 #define RSEQKIT_SLICE_BARRIER() __asm__ __volatile__("" ::: "memory")
 
-/* The outermost-section test and request store of enter, for an area at
- * off from the thread pointer: the token, or 0 when nested. */
-static inline __attribute__((always_inline)) long rseqkit__slice_raise(long off)
+/* The outermost-section test and request store of enter, for the area at
+ * rs from the thread pointer: the token (rs itself), or 0 when nested. */
+static inline __attribute__((always_inline)) long rseqkit__slice_raise(long rs)
 {
-	off += RSEQKIT_OFF_SLICE_REQUEST;
 	/* request and granted are adjacent: both 0 <=> outermost. */
-	if (__builtin_expect(rseqkit_arch_tp_load_u16(off) != 0, 0))
+	if (__builtin_expect(!rseqkit_arch_slice_idle(rs), 0))
 		return 0;
-	rseqkit_arch_tp_store_u8(off, 1);
-	/* The area is 32-byte aligned, so off is 28 modulo 32, never 0 (the
-	 * "nothing to leave" token): leave's test folds away after enter. */
-	if (off == 0)
+	rseqkit_arch_slice_request(rs, 1);
+	/* The thread pointer points at the thread's control block, never at
+	 * the area, so rs is never 0 (the "nothing to leave" token): leave's
+	 * test folds away after enter. */
+	if (rs == 0)
 		__builtin_unreachable();
-	return off;
+	return rs;
 }
 
 /*
@@ -138,10 +139,15 @@ static inline __attribute__((always_inline)) long rseqkit__slice_raise(long off)
  */
 static inline __attribute__((always_inline)) long rseqkit_slice_enter(void)
 {
-	uint8_t r = rseqkit_slice_ready;
-
-	if (__builtin_expect(r != 1, 0))
-		return r == 2 ? 0 : rseqkit_slice_enter_slow();
+	/* One compare with memory on the fast path; "off" (2) reads the byte
+	 * again, off it (an atomic load is never merged with the first). The
+	 * slow path only sets the state, so the token always comes from the
+	 * raise below: nothing to merge with a call's result. */
+	while (__builtin_expect(rseqkit_slice_ready != 1, 0)) {
+		if (__atomic_load_n(&rseqkit_slice_ready, __ATOMIC_RELAXED) == 2)
+			return 0;
+		rseqkit_slice_enter_slow();
+	}
 	return rseqkit__slice_raise((long)rseqkit__rs());
 }
 
@@ -151,9 +157,8 @@ static inline __attribute__((always_inline)) void rseqkit_slice_leave(long t)
 {
 	if (!t)
 		return;
-	rseqkit_arch_tp_store_u8(t, 0);
-	/* granted is the byte after request */
-	if (__builtin_expect(rseqkit_arch_tp_load_u8(t + 1), 0))
+	rseqkit_arch_slice_request(t, 0);
+	if (__builtin_expect(rseqkit_arch_slice_granted(t), 0))
 		rseqkit_slice_yield();
 }
 
@@ -171,7 +176,7 @@ static inline void rseqkit_slice_begin(void)
 		return;
 	n = rseqkit_slice_nest++;
 	if (__builtin_expect(n == 0, 1)) {
-		rseqkit_arch_tp_store_u8(rseqkit__rs() + RSEQKIT_OFF_SLICE_REQUEST, 1);
+		rseqkit_arch_slice_request(rseqkit__rs(), 1);
 	} else if (__builtin_expect(n >= RSEQKIT_SLICE_NEST_NEW, 0)) {
 		rseqkit_slice_first_use();
 	}
@@ -187,8 +192,8 @@ static inline void rseqkit_slice_end(void)
 	if (--rseqkit_slice_nest != 0)
 		return;
 	off = rseqkit__rs();
-	rseqkit_arch_tp_store_u8(off + RSEQKIT_OFF_SLICE_REQUEST, 0);
-	if (__builtin_expect(rseqkit_arch_tp_load_u8(off + RSEQKIT_OFF_SLICE_GRANTED), 0))
+	rseqkit_arch_slice_request(off, 0);
+	if (__builtin_expect(rseqkit_arch_slice_granted(off), 0))
 		rseqkit_slice_yield();
 }
 

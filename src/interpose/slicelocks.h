@@ -152,9 +152,8 @@ static inline void slicelocks_reraise(void)
 {
 	long off = (long)rseqkit_rseq_offset;
 
-	if (rseqkit_arch_tp_load_u8(off + RSEQKIT_OFF_SLICE_REQUEST) == 0 &&
-	    rseqkit_arch_tp_load_u8(off + RSEQKIT_OFF_SLICE_GRANTED) == 0)
-		rseqkit_arch_tp_store_u8(off + RSEQKIT_OFF_SLICE_REQUEST, 1);
+	if (rseqkit_arch_slice_idle(off))
+		rseqkit_arch_slice_request(off, 1);
 }
 
 /* LOCK was acquired: the first hold raises the request. */

@@ -41,15 +41,23 @@ static inline unsigned char rseqkit_arch_tp_load_u8(long off)
 	return (unsigned char)v;
 }
 
-/* Two bytes (slice_ctrl's request and granted together), same rules. */
-static inline unsigned short rseqkit_arch_tp_load_u16(long off)
+/* slice_ctrl of the area at rs from the thread pointer (rseqkit/slice.h);
+ * see arch/x86_64.h. Byte loads only, as there (a halfword load right after
+ * the request's byte store would not be forwarded from it). */
+static inline void rseqkit_arch_slice_request(long rs, unsigned char v)
 {
-	unsigned int v;
+	rseqkit_arch_tp_store_u8(rs + RSEQKIT_OFF_SLICE_REQUEST, v);
+}
 
-	__asm__ __volatile__ ("ldrh %w0, [%1, %2]"
-			      : "=r" (v) : "r" (rseqkit_arch_thread_pointer()), "r" (off)
-			      : "memory");
-	return (unsigned short)v;
+static inline int rseqkit_arch_slice_granted(long rs)
+{
+	return rseqkit_arch_tp_load_u8(rs + RSEQKIT_OFF_SLICE_GRANTED) != 0;
+}
+
+static inline int rseqkit_arch_slice_idle(long rs)
+{
+	return !rseqkit_arch_tp_load_u8(rs + RSEQKIT_OFF_SLICE_REQUEST) &&
+	       !rseqkit_arch_slice_granted(rs);
 }
 
 static inline void rseqkit_arch_cpu_relax(void)

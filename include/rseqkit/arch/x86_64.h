@@ -34,13 +34,46 @@ static inline unsigned char rseqkit_arch_tp_load_u8(long off)
 	return v;
 }
 
-/* Two bytes (slice_ctrl's request and granted together), same rules. */
-static inline unsigned short rseqkit_arch_tp_load_u16(long off)
-{
-	unsigned short v;
+/*
+ * slice_ctrl of the area at rs from the thread pointer (rseqkit/slice.h):
+ * its request byte at rs + 28 and the kernel's granted byte at rs + 29, as
+ * displacements of one instruction each, so a loop keeps only rs.
+ */
+RSEQKIT_STATIC_ASSERT(RSEQKIT_OFF_SLICE_REQUEST == 28 && RSEQKIT_OFF_SLICE_GRANTED == 29,
+		      "asm literals 28 and 29 = slice_ctrl's request and granted");
 
-	__asm__ __volatile__ ("movw %%fs:(%1), %0" : "=r" (v) : "r" (off) : "memory");
-	return v;
+static inline void rseqkit_arch_slice_request(long rs, unsigned char v)
+{
+	__asm__ __volatile__ ("movb %b1, %%fs:28(%0)" : : "r" (rs), "iq" (v) : "memory");
+}
+
+/* 1 when the kernel granted an extension. */
+static inline int rseqkit_arch_slice_granted(long rs)
+{
+	__asm__ __volatile__ goto ("cmpb $0, %%fs:29(%0)\n\t"
+				   "jne %l[set]"
+				   : : "r" (rs) : "cc", "memory" : set);
+	return 0;
+set:
+	return 1;
+}
+
+/*
+ * 1 when request and granted are both 0. Two byte compares, not one 16-bit
+ * load: the last section's request store is usually still in the store
+ * buffer, and a load wider than that store cannot be forwarded from it (it
+ * would wait until the store has left the buffer).
+ */
+static inline int rseqkit_arch_slice_idle(long rs)
+{
+	__asm__ __volatile__ goto ("cmpb $0, %%fs:28(%0)\n\t"
+				   "jne %l[set]\n\t"
+				   "cmpb $0, %%fs:29(%0)\n\t"
+				   "jne %l[set]"
+				   : : "r" (rs) : "cc", "memory" : set);
+	return 1;
+set:
+	return 0;
 }
 
 static inline void rseqkit_arch_cpu_relax(void)
