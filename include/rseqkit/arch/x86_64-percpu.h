@@ -507,10 +507,14 @@ rseqkit__load_add_load_load_add_store_ptr_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdif
 #define RSEQKIT_ARCH_HAS_SI	1
 
 /* FIELD: the index field, "%c[fo](%[rs])" (fo a constant, FO "i") or
- * "(%[rs],%[fo])" (fo in a register, FO "r"); see RSEQKIT__SI(). */
+ * "(%[rs],%[fo])" (fo in a register, FO "r"); see RSEQKIT__SI(). The
+ * descriptor's address passes through p before p gets the slot's, so the
+ * sections need no fixed scratch register: the lock takes its index in
+ * %eax, where the slow paths' int results arrive, and their merge costs no
+ * register copy. */
 #define RSEQKIT__SI_START(FIELD)					\
-	"leaq 3b(%%rip), %%rax\n\t"					\
-	"movq %%rax, %%fs:8(%[rs])\n\t"					\
+	"leaq 3b(%%rip), %[p]\n\t"					\
+	"movq %[p], %%fs:8(%[rs])\n\t"					\
 	"1:\n\t"							\
 	"cmpl $0, %%fs:4(%[rs])\n\t"					\
 	"js %l[unreg]\n\t"						\
@@ -574,7 +578,7 @@ RSEQKIT_STATIC_ASSERT(RSEQKIT_OFF_CPU_ID == 4, "asm literal 4 = cpu_id");
 		RSEQKIT__CS_END						\
 		: RSEQKIT__SI_OUT					\
 		: RSEQKIT__SI_IN(FO), [count] "er" (count) RSEQKIT__INJ_IN \
-		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB		\
+		: "memory", "cc" RSEQKIT__INJ_CLOB			\
 		: aborted, unreg)
 
 static inline __attribute__((always_inline)) int
@@ -600,10 +604,10 @@ rseqkit__si_load_add_store_u64(ptrdiff_t rs, ptrdiff_t fo, void *base, uint64_t 
 		RSEQKIT__INJ(3)						\
 		"movl %[newv], (%[p])\n\t"				\
 		RSEQKIT__CS_END						\
-		: RSEQKIT__SI_OUT					\
+		: [idx] "=&a" (idx), [p] "=&r" (p)			\
 		: RSEQKIT__SI_IN(FO), [expect] "ir" (expect),		\
 		  [newv] "ir" (newv) RSEQKIT__INJ_IN			\
-		: "memory", "cc", "rax" RSEQKIT__INJ_CLOB		\
+		: "memory", "cc" RSEQKIT__INJ_CLOB			\
 		: aborted, unreg, ne)
 
 static inline __attribute__((always_inline)) int
