@@ -569,14 +569,27 @@ static inline int rseqkit__si_field_resolved(enum rseqkit_index resolved)
 }
 
 #ifndef RSEQKIT_ARCH_HAS_SI
-/* The index for a composed self-indexed section, or -1: not registered. */
-static inline __attribute__((always_inline)) long rseqkit__si_index(ptrdiff_t rs, ptrdiff_t fo)
+/*
+ * The index for a composed self-indexed section, or -1: not registered;
+ * *chk the field its section compares (the index was read before it). The
+ * cpu_id field reads cpu_id_start and compares cpu_id, as the raw
+ * operations do: an unregistered area (cpu_id -1) then aborts, and the
+ * abort registers the thread or runs the fallback, with no test here.
+ */
+static inline __attribute__((always_inline)) long
+rseqkit__si_index(ptrdiff_t rs, ptrdiff_t fo, ptrdiff_t *chk)
 {
 	unsigned long idx;
 
-	if (__builtin_expect(rseqkit__area_negative(rs, RSEQKIT_OFF_CPU_ID), 0))
-		return -1;
-	idx = rseqkit__area_load_idx(rs + fo, 0);
+	if (fo == RSEQKIT_OFF_CPU_ID) {	/* a run-time fo: the old kind test */
+		*chk = rs + RSEQKIT_OFF_CPU_ID;
+		idx = rseqkit__area_load_idx(rs, RSEQKIT_OFF_CPU_ID_START);
+	} else {
+		if (__builtin_expect(rseqkit__area_negative(rs, RSEQKIT_OFF_CPU_ID), 0))
+			return -1;
+		*chk = rs + fo;
+		idx = rseqkit__area_load_idx(rs + fo, 0);
+	}
 	if (idx > INT32_MAX)
 		__builtin_unreachable();	/* as rseqkit__index_of() */
 	return (long)idx;
@@ -586,49 +599,53 @@ static inline __attribute__((always_inline)) long rseqkit__si_index(ptrdiff_t rs
 	((T *)((char *)(base) + ((unsigned long)(idx) << RSEQKIT__SLOT_SHIFT)))
 
 static inline __attribute__((always_inline)) int
-rseqkit__si_load_add_store_u64(ptrdiff_t rs, ptrdiff_t fo, void *base, uint64_t count,
+rseqkit__sic_load_add_store_u64(ptrdiff_t rs, ptrdiff_t fo, void *base, uint64_t count,
 			       unsigned long *idxp)
 {
-	long idx = rseqkit__si_index(rs, fo);
+	ptrdiff_t chk;
+	long idx = rseqkit__si_index(rs, fo, &chk);
 
 	if (idx < 0)
 		return -ENOENT;
 	*idxp = (unsigned long)idx;
-	return rseqkit__load_add_store_u64_kat(rs, rs + fo, 0, (int)idx,
+	return rseqkit__load_add_store_u64_kat(rs, chk, 0, (int)idx,
 					       RSEQKIT__SI_SLOT(uint64_t, base, idx), count);
 }
 
 static inline __attribute__((always_inline)) int
-rseqkit__si_load_cbne_store_u32(ptrdiff_t rs, ptrdiff_t fo, void *base, uint32_t expect,
+rseqkit__sic_load_cbne_store_u32(ptrdiff_t rs, ptrdiff_t fo, void *base, uint32_t expect,
 				uint32_t newv, unsigned long *idxp)
 {
-	long idx = rseqkit__si_index(rs, fo);
+	ptrdiff_t chk;
+	long idx = rseqkit__si_index(rs, fo, &chk);
 
 	if (idx < 0)
 		return -ENOENT;
 	*idxp = (unsigned long)idx;
-	return rseqkit__load_cbne_store_u32_kat(rs, rs + fo, 0, (int)idx,
+	return rseqkit__load_cbne_store_u32_kat(rs, chk, 0, (int)idx,
 						RSEQKIT__SI_SLOT(uint32_t, base, idx), expect, newv);
 }
 
 static inline __attribute__((always_inline)) int
-rseqkit__si_load_cbeq_store_add_load_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
+rseqkit__sic_load_cbeq_store_add_load_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
 		intptr_t expectnot, long voffp, intptr_t *load, unsigned long *idxp)
 {
-	long idx = rseqkit__si_index(rs, fo);
+	ptrdiff_t chk;
+	long idx = rseqkit__si_index(rs, fo, &chk);
 
 	if (idx < 0)
 		return -ENOENT;
 	*idxp = (unsigned long)idx;
-	return rseqkit__load_cbeq_store_add_load_store_ptr_kat(rs, rs + fo, 0, (int)idx,
+	return rseqkit__load_cbeq_store_add_load_store_ptr_kat(rs, chk, 0, (int)idx,
 			RSEQKIT__SI_SLOT(intptr_t, base, idx), expectnot, voffp, load);
 }
 
 static inline __attribute__((always_inline)) int
-rseqkit__si_load_cbeq_store_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
+rseqkit__sic_load_cbeq_store_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
 		intptr_t expectnot, intptr_t *v2, intptr_t newv, unsigned long *idxp)
 {
-	long idx = rseqkit__si_index(rs, fo);
+	ptrdiff_t chk;
+	long idx = rseqkit__si_index(rs, fo, &chk);
 	intptr_t *v, old;
 	int r;
 
@@ -640,10 +657,36 @@ rseqkit__si_load_cbeq_store_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
 		return 1;
 	*v2 = old;
 	*idxp = (unsigned long)idx;
-	r = rseqkit__load_cbne_store_u64_kat(rs, rs + fo, 0, (int)idx, (uint64_t *)v,
+	r = rseqkit__load_cbne_store_u64_kat(rs, chk, 0, (int)idx, (uint64_t *)v,
 					     (uint64_t)old, (uint64_t)newv);
 	return r > 0 ? -EAGAIN : r;	/* changed since the read: retry */
 }
+/*
+ * The composed sections for a field known at compile time: a structure's
+ * stored field (run time) is tested against cpu_id once, as the structures'
+ * kind test used to be, and each branch then has its field as a constant.
+ */
+#define RSEQKIT__SI_COMPOSED(name, PARAMS, ARGS)				\
+static inline __attribute__((always_inline)) int				\
+rseqkit__si_##name(ptrdiff_t rs, ptrdiff_t fo, PARAMS, unsigned long *idxp)	\
+{										\
+	if (__builtin_expect(fo == RSEQKIT_OFF_CPU_ID, 1))			\
+		return rseqkit__sic_##name(rs, RSEQKIT_OFF_CPU_ID, ARGS, idxp);	\
+	return rseqkit__sic_##name(rs, fo, ARGS, idxp);				\
+}
+#define RSEQKIT__P(...) __VA_ARGS__
+RSEQKIT__SI_COMPOSED(load_add_store_u64, RSEQKIT__P(void *base, uint64_t count),
+		     RSEQKIT__P(base, count))
+RSEQKIT__SI_COMPOSED(load_cbne_store_u32, RSEQKIT__P(void *base, uint32_t expect, uint32_t newv),
+		     RSEQKIT__P(base, expect, newv))
+RSEQKIT__SI_COMPOSED(load_cbeq_store_add_load_store_ptr,
+		     RSEQKIT__P(void *base, intptr_t expectnot, long voffp, intptr_t *load),
+		     RSEQKIT__P(base, expectnot, voffp, load))
+RSEQKIT__SI_COMPOSED(load_cbeq_store_store_ptr,
+		     RSEQKIT__P(void *base, intptr_t expectnot, intptr_t *v2, intptr_t newv),
+		     RSEQKIT__P(base, expectnot, v2, newv))
+#undef RSEQKIT__P
+#undef RSEQKIT__SI_COMPOSED
 #undef RSEQKIT__SI_SLOT
 #endif /* !RSEQKIT_ARCH_HAS_SI */
 

@@ -501,9 +501,10 @@ rseqkit__load_add_load_load_add_store_ptr_kat(ptrdiff_t rs, ptrdiff_t fb, ptrdif
  * (negative: no registered area, exit to unreg), read the index from
  * %fs:(rs + fo) and form the slot's address in p. Needs asm goto outputs
  * (the index comes back in a register); older compilers use the composed
- * forms of rseqkit/percpu.h.
+ * forms of rseqkit/percpu.h, and so does a program built with
+ * RSEQKIT_COMPOSED_SI defined (the tests of those forms on this host).
  */
-#if RSEQKIT__ASM_GOTO_OUTPUT
+#if RSEQKIT__ASM_GOTO_OUTPUT && !defined(RSEQKIT_COMPOSED_SI)
 #define RSEQKIT_ARCH_HAS_SI	1
 
 /* FIELD: the index field, "%c[fo](%[rs])" (fo a constant, FO "i") or
