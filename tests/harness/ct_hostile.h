@@ -112,7 +112,8 @@ struct ct_hostile_report {
 
 /* What the RT sleeper publishes to the hostile (shared memory). */
 struct ct_rt_due {
-	volatile uint64_t due_ns;	/* deadline of the current sleep */
+	volatile uint64_t due_ns;	/* deadline of the current sleep, on the
+					 * hostile's clock (ct_hostile.c hnow()) */
 	volatile uint64_t seq;		/* wake-ups so far */
 };
 
