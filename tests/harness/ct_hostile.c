@@ -202,7 +202,10 @@ int ct_slice_counters_read(struct ct_slice_counters *c)
 }
 
 /* --- the hostile's clock: the TSC, read without a system call (which would
- * end a grant, R6.6) even where clock_gettime() is not served by the vDSO. */
+ * end a grant, R6.6) even where clock_gettime() is not served by the vDSO.
+ * The hostile is x86_64 only (below); elsewhere the sleeper's clock is the
+ * monotonic one. */
+#if defined(__x86_64__)
 
 static double tsc_ns_per_tick;
 static uint64_t tsc_base, tsc_base_ns;
@@ -243,6 +246,16 @@ static uint64_t hnow(void)
 {
 	return tsc_base_ns + (uint64_t)((double)(rdtsc() - tsc_base) * tsc_ns_per_tick);
 }
+#else /* !__x86_64__ */
+static void tsc_calibrate(void)
+{
+}
+
+static uint64_t hnow(void)
+{
+	return tap_now_ns();
+}
+#endif
 
 /* --- the RT sleeper ------------------------------------------------------ */
 
