@@ -21,10 +21,10 @@ int rseqkit_counter_init(struct rseqkit_counter *c, enum rseqkit_index kind)
 
 int rseqkit__counter_add_slow(struct rseqkit_counter *c, int64_t n)
 {
-	int idx = rseqkit__percpu_index_slow(c->kind);	/* registers, or the fallback's */
+	int idx = rseqkit__fb_index(c->kind);
 
-	if (!rseqkit_percpu_fallback())
-		return -EAGAIN;
+	if (idx < 0)
+		return idx;
 	rseqkit__fb_load_add_store_u64(idx, &c->slots[idx].v, (uint64_t)n);
 	return idx;
 }

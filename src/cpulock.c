@@ -29,10 +29,10 @@ void rseqkit_cpulock_destroy(struct rseqkit_cpulock *l)
 
 int rseqkit__cpulock_take_slow(struct rseqkit_cpulock *l, int wait)
 {
-	int idx = rseqkit__percpu_index_slow(l->kind);	/* registers, or the fallback's */
+	int idx = rseqkit__fb_index(l->kind);
 
-	if (!rseqkit_percpu_fallback())
-		return -EAGAIN;
+	if (idx < 0)
+		return idx;
 	if (rseqkit__fb_load_cbne_store_u32(idx, &l->slots[idx].locked, 0, 1) == 0) {
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		return idx;

@@ -89,12 +89,13 @@ int rseqkit__freelist_push_batch_slow(struct rseqkit_freelist *fl,
 				      struct rseqkit_freelist_node *last)
 {
 	for (;;) {
-		int idx = rseqkit__percpu_index_slow(fl->kind);	/* registers, or the fallback's */
-		intptr_t *head = &fl->slots[idx].head;
-		intptr_t old = __atomic_load_n(head, __ATOMIC_RELAXED);
+		int idx = rseqkit__fb_index(fl->kind);
+		intptr_t *head, old;
 
-		if (!rseqkit_percpu_fallback())
-			return -EAGAIN;
+		if (idx < 0)
+			return idx;
+		head = &fl->slots[idx].head;
+		old = __atomic_load_n(head, __ATOMIC_RELAXED);
 		if (old == RSEQKIT__FL_STOPPED) {
 			rseqkit__drain_wait();
 			continue;
@@ -108,11 +109,11 @@ int rseqkit__freelist_push_batch_slow(struct rseqkit_freelist *fl,
 
 int rseqkit__freelist_pop_slow(struct rseqkit_freelist *fl, struct rseqkit_freelist_node **out)
 {
-	int idx = rseqkit__percpu_index_slow(fl->kind);	/* registers, or the fallback's */
+	int idx = rseqkit__fb_index(fl->kind);
 	intptr_t load;
 
-	if (!rseqkit_percpu_fallback())
-		return -EAGAIN;
+	if (idx < 0)
+		return idx;
 	*out = rseqkit__fb_load_cbeq_store_add_load_store_ptr(idx, &fl->slots[idx].head, 0,
 			offsetof(struct rseqkit_freelist_node, next), &load) == 0 ?
 	       rseqkit__freelist_popped(load) : NULL;

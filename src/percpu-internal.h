@@ -20,6 +20,11 @@ void rseqkit__fb_fence(int idx);
 extern __thread unsigned long rseqkit__fb_thread_entries
 	__attribute__((tls_model("initial-exec")));
 
+/* The first step of the data structures' slow paths (their fast path found
+ * no registered area): -EAGAIN once the calling thread is registered (the
+ * fast path works now), else the fallbacks' index for kind. */
+int rseqkit__fb_index(enum rseqkit_index kind);
+
 /* Aligned, zeroed allocation of n slots of size sz (a multiple of the
  * cache line); NULL on failure. Free with free(). */
 void *rseqkit__slots_alloc(size_t n, size_t sz);

@@ -349,6 +349,13 @@ int rseqkit__percpu_index_slow(enum rseqkit_index kind)
 	return (int)RSEQKIT_READ_ONCE_U32(rs->cpu_id_start);
 }
 
+int rseqkit__fb_index(enum rseqkit_index kind)
+{
+	int idx = rseqkit__percpu_index_slow(kind);	/* registers, or the fallbacks' */
+
+	return rseqkit_percpu_fallback() ? idx : -EAGAIN;
+}
+
 int rseqkit_prepare_unload(void)
 {
 	struct rseqkit_abi_rseq *rs = rseqkit_thread_area();

@@ -113,6 +113,7 @@ rseqkit_freelist_push_batch_k(struct rseqkit_freelist *fl,
 					       rseqkit__si_field(kind));
 }
 
+/* Push the chain first..last (last->next is overwritten); returns the index. */
 static inline __attribute__((always_inline)) int
 rseqkit_freelist_push_batch(struct rseqkit_freelist *fl,
 			    struct rseqkit_freelist_node *first,
@@ -168,6 +169,7 @@ rseqkit_freelist_pop_k(struct rseqkit_freelist *fl, enum rseqkit_index kind)
 	return rseqkit__freelist_pop_si(fl, rseqkit__rs(), rseqkit__si_field(kind));
 }
 
+/* Pop from the calling CPU's list; NULL when it is empty (or being drained). */
 static inline __attribute__((always_inline)) struct rseqkit_freelist_node *
 rseqkit_freelist_pop(struct rseqkit_freelist *fl)
 {

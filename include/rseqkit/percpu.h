@@ -532,8 +532,9 @@ RSEQKIT__OP_WRAP(load_add_load_load_add_store, ptr, intptr_t,
  * field read as the index (rseqkit__si_field()). Each section first tests
  * cpu_id: negative means the thread has no registered area yet, or the
  * process runs on the fallbacks, and the section returns -ENOENT without
- * touching anything; the structure then takes its slow path (the _kc forms
- * out of line), which registers or falls back. So one test serves the
+ * touching anything; the structure then takes its slow path (out of line),
+ * which registers the thread and retries, or runs the operation on the
+ * fallbacks. So one test serves the
  * registration check of both kinds (an unregistered area reads mm_cid 0).
  *
  * Returns 0 (committed, *idxp the index used), 1 (the comparison failed),
@@ -581,7 +582,7 @@ rseqkit__si_index(ptrdiff_t rs, ptrdiff_t fo, ptrdiff_t *chk)
 {
 	unsigned long idx;
 
-	if (fo == RSEQKIT_OFF_CPU_ID) {	/* a run-time fo: the old kind test */
+	if (fo == RSEQKIT_OFF_CPU_ID) {	/* a constant here (RSEQKIT__SI_COMPOSED) */
 		*chk = rs + RSEQKIT_OFF_CPU_ID;
 		idx = rseqkit__area_load_idx(rs, RSEQKIT_OFF_CPU_ID_START);
 	} else {

@@ -201,9 +201,10 @@ int ct_slice_counters_read(struct ct_slice_counters *c)
 	return 0;
 }
 
-/* --- the hostile's clock: the TSC, read without a system call (which would
- * end a grant, R6.6) even where clock_gettime() is not served by the vDSO.
- * The hostile is x86_64 only (below); elsewhere the sleeper's clock is the
+/* --- the hostile's clock: the TSC, scaled against CLOCK_MONOTONIC. Under
+ * PTRACE_SYSEMU no system call runs, and any other would end a grant (R6.6),
+ * while clock_gettime() may be one (no vDSO clock source under TCG). The
+ * hostile is x86_64 only (below); elsewhere the sleeper's clock is the
  * monotonic one. */
 #if defined(__x86_64__)
 
@@ -341,12 +342,6 @@ static volatile char sud_selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 static volatile int notif_fd = -1;
 static int notif_cpu;
 
-/*
- * The hostile's clock. Under PTRACE_SYSEMU no system call runs, and
- * clock_gettime() may be one (no vDSO clock source under TCG), so the
- * hostile reads the TSC, scaled once against CLOCK_MONOTONIC before any
- * mode is armed.
- */
 /*
  * due_run_max_ns (ct_hostile.h): the sleeper and the hostile share a CPU,
  * so the hostile never sees the sleeper half way through an update.
