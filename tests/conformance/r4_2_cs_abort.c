@@ -17,7 +17,10 @@
  * case expects that in both columns; a signal still evaluates in legacy). V2 may
  * evaluate only when the thread was preempted in user mode (between the store
  * and the syscall), so its count of evaluations is bounded by the thread's
- * involuntary context switches over the loop.
+ * involuntary context switches over the loop. Last, per column, a return to
+ * user mode that only runs task work (upstream's ruling: no event, so rseq_cs
+ * is left alone; 6.12 cleared it), provoked by a CPU-time timer whose signal
+ * is blocked.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -322,6 +325,87 @@ static void signal_eval(enum ct_mode m)
 		       cleared, n, (unsigned long long)(invol1 - invol0));
 }
 
+/*
+ * R4.2 ruling of upstream 7.2: a return to user mode with no event leaves
+ * rseq_cs alone. The stimulus is a thread CPU-time timer whose signal is
+ * blocked: the tick that interrupts the spinning thread in user mode queues
+ * the timer's expiry as task work, which raises the same notification as an
+ * rseq event, but nothing was switched, migrated or delivered. The IP is
+ * outside the section, so an evaluation would clear rseq_cs. 6.12 evaluated
+ * at every such return, and so did the legacy mode of the series up to
+ * 2026-11-30 (a CI run caught it as one clear in the sleep case above): on a
+ * pre-V2 kernel the legacy column expects the clear, which shows the
+ * stimulus reaches the rseq code. A preemption of the thread is an event of
+ * its own, so an attempt that saw one says nothing and is made again.
+ */
+static void task_work_eval(enum ct_mode m)
+{
+	const char *mn = ct_mode_name(m), *why;
+	volatile uint64_t *cs;
+	struct timespec zero = { 0, 0 };
+	struct ct_area a;
+	sigset_t usr1, pending;
+	uint64_t vol, invol0 = 0, invol1 = 0;
+	int attempt, err = 0;
+	bool fired = false, cleared = false;
+
+	if (!ct_mode_usable(&k, m, &why)) {
+		tap_skip("R4.2 %s: rseq_cs after a return to user mode with task work only: %s", mn, why);
+		return;
+	}
+	tap_pin_cpu(ct_cpu(0));
+	if (ct_area_register(&a, &k, m)) {
+		tap_ok(false, "R4.2 %s: registration for the task work case: %s", mn, tap_errno_name(errno));
+		return;
+	}
+	cs = &a.rs->rseq_cs;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	for (attempt = 1; attempt <= 5; attempt++) {
+		ct_thread_switches(&vol, &invol0);
+		err = -ct_thread_cputimer(SIGUSR1, 5);
+		if (err)
+			break;
+		*cs = (uint64_t)(uintptr_t)&desc;
+		fired = false;
+		for (uint64_t t0 = tap_now_ns(); !fired && *cs && tap_now_ns() - t0 < 2 * CT_NS_PER_S;) {
+			for (int i = 0; i < 100000 && *cs; i++)
+				__asm__ volatile("" ::: "memory");
+			sigpending(&pending);
+			fired = sigismember(&pending, SIGUSR1);
+		}
+		cleared = *cs == 0;
+		ct_thread_switches(&vol, &invol1);
+		*cs = 0;
+		ct_thread_cputimer_del();
+		sigtimedwait(&usr1, NULL, &zero);
+		if (invol1 == invol0)
+			break;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	ct_area_unregister(&a);
+	if (err) {
+		tap_ok(false, "R4.2 %s: task work case: CPU-time timer: %s", mn, tap_errno_name(err));
+		return;
+	}
+	tap_diag("  task work case: %d attempt(s), last one %s, timer %s, %llu preemption(s)", attempt > 5 ? 5 : attempt,
+		 cleared ? "cleared" : "kept rseq_cs", fired ? "fired" : "did not fire",
+		 (unsigned long long)(invol1 - invol0));
+	if (m == CT_LEGACY && !k.v2) {
+		tap_ok(cleared, "R4.2 legacy: rseq_cs (IP outside the section) cleared on a return to user mode "
+		       "with task work only (pre-V2 kernel)");
+		return;
+	}
+	if (attempt > 5) {
+		tap_ok(false, "R4.2 %s: task work case inconclusive: the thread was preempted in each of 5 attempts", mn);
+		return;
+	}
+	tap_ok(fired && !cleared, "R4.2 %s: rseq_cs not evaluated on a return to user mode with task work only "
+	       "(timer expiry with its signal blocked, no preemption): %s", mn,
+	       cleared ? "cleared" : fired ? "kept" : "the timer did not fire within 2 s");
+}
+
 int main(int argc, char **argv)
 {
 
@@ -336,6 +420,7 @@ int main(int argc, char **argv)
 			run((enum ct_mode)m, (enum event)ev);
 		sleep_eval((enum ct_mode)m);
 		signal_eval((enum ct_mode)m);
+		task_work_eval((enum ct_mode)m);
 	}
 	return tap_done();
 }
