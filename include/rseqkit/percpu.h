@@ -148,6 +148,8 @@ enum rseqkit_index {
 /* log2 of a data structure's slot: one cache line per index (the
  * self-indexed sections, below, form the slot's address from it). */
 #define RSEQKIT__SLOT_SHIFT	6
+#define RSEQKIT__SLOT_SIZE	64	/* 1 << RSEQKIT__SLOT_SHIFT, as a literal for asm */
+RSEQKIT_STATIC_ASSERT(RSEQKIT__SLOT_SIZE == 1 << RSEQKIT__SLOT_SHIFT, "slot size");
 
 /* Number of slots an array indexed by either kind needs: the number of
  * possible CPUs (from /sys/devices/system/cpu/possible), at least 1. */
