@@ -294,7 +294,8 @@ static double enter_leave_ns(void);
  * own (so the request byte is ours to write: a legacy kernel never reads
  * bytes >= 28, R3.5, and a V2 kernel only grants on preemption, which a
  * tight loop of 20M pairs makes negligible), begin/end run their full "on"
- * path: flag test, nesting counter, request store, granted load.
+ * path of an outermost section: state test, request and granted tests,
+ * request store; depth test, request store, granted test.
  */
 static int forced_fast_path(void)
 {
@@ -307,12 +308,11 @@ static int forced_fast_path(void)
 		       rseqkit_owner_name(m.owner));
 		return 0;
 	}
-	rseqkit_slice_begin();	/* first use: registers, nesting counter set up */
+	rseqkit_slice_init();	/* the decision (off on a kernel without extensions) */
+	rseqkit_slice_on = 1;	/* forced before the thread's first section */
+	rseqkit_slice_begin();	/* first use: the thread's state becomes "on" */
 	rseqkit_slice_end();
-	rseqkit_slice_on = 1;
-	rseqkit_slice_begin();
-	rseqkit_slice_end();
-	rseqkit_slice_leave(rseqkit_slice_enter());	/* the thread's first enter */
+	rseqkit_slice_leave(rseqkit_slice_enter());
 	ns = begin_end_ns();
 	printf("FASTPATH %.3f %.3f\n", ns, enter_leave_ns());
 	return 0;
@@ -771,8 +771,9 @@ int main(int argc, char **argv)
 
 		printf("\nslice fast paths, forced on, no grant possible (user-space cost only):\n"
 		       "  enter+leave (token) %.2f ns (target <= 1 ns: %s)\n"
-		       "  begin+end (nesting counter) %.2f ns\n", fast_el,
-		       verdict ? verdict : fast_el <= 1.0 ? "met" : "MISSED", fast);
+		       "  begin+end %.2f ns (target <= 1 ns: %s)\n", fast_el,
+		       verdict ? verdict : fast_el <= 1.0 ? "met" : "MISSED", fast,
+		       verdict ? verdict : fast <= 1.0 ? "met" : "MISSED");
 	}
 	if (!ext_seen)
 		printf("extensions were off in both runs (kernel without time slice extensions, "

@@ -34,9 +34,7 @@
 #include "internal.h"
 
 uint8_t rseqkit_slice_on = RSEQKIT_SLICE_UNDECIDED;
-__thread uint32_t rseqkit_slice_nest __attribute__((tls_model("initial-exec"))) =
-	RSEQKIT_SLICE_NEST_NEW;
-__thread uint8_t rseqkit_slice_ready __attribute__((tls_model("initial-exec")));
+__thread struct rseqkit_slice_thread rseqkit_slice_tls __attribute__((tls_model("initial-exec")));
 
 static __thread bool reported_disabled;
 
@@ -235,39 +233,23 @@ static bool thread_enable(void)
 			   RSEQKIT_PR_RSEQ_SLICE_EXT_ENABLE) == 0;
 }
 
-void rseqkit_slice_first_use(void)
-{
-	/* Called from begin with the depth at RSEQKIT_SLICE_NEST_NEW + 1.
-	 * Forced on (tests, benchmarks) counts as on. */
-	decide();
-	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE) != 1) {
-		rseqkit_slice_nest = RSEQKIT_SLICE_NEST_NEW;
-		return;		/* off: begin and end return at their first test */
-	}
-	rseqkit_slice_nest = 1;
-	thread_enable();
-	rseqkit_arch_slice_request((long)rseqkit_rseq_offset, 1);
-}
-
 void rseqkit_slice_enter_slow(void)
 {
 	decide();
 	if (__atomic_load_n(&rseqkit_slice_on, __ATOMIC_ACQUIRE) != 1) {
-		rseqkit_slice_ready = 2;
+		rseqkit_slice_tls.ready = 2;
 		return;
 	}
 	thread_enable();
-	rseqkit_slice_ready = 1;
+	rseqkit_slice_tls.ready = 1;
 }
 
 int rseqkit_slice_thread_state(void)
 {
 	if (rseqkit_slice_init() != 1)
 		return -ENOTSUP;
-	if (rseqkit_slice_nest >= RSEQKIT_SLICE_NEST_NEW) {
-		rseqkit_slice_nest -= RSEQKIT_SLICE_NEST_NEW;
-		thread_enable();
-	}
+	if (!rseqkit_slice_tls.ready)
+		rseqkit_slice_enter_slow();	/* no section yet: enable now */
 	if (rseqkit_thread_area()->flags & RSEQKIT_CS_FLAG_SLICE_EXT_ENABLED)
 		return 1;
 	if (!reported_disabled) {

@@ -19,7 +19,8 @@
  *
  * Critical sections should be short (well under the kernel's slice_ext_nsec,
  * 5 us by default) and must not make system calls (a syscall ends a grant).
- * Locks nest with each other (the slice nesting counter: outermost wins).
+ * Locks nest with each other (slice sections nest: the outermost raises
+ * and ends the request).
  */
 #ifndef RSEQKIT_LOCK_H
 #define RSEQKIT_LOCK_H

@@ -28,17 +28,25 @@
  *       variable: one store, one load, and the yield system call only when
  *       the kernel granted an extension.
  *   rseqkit_slice_begin(); ... rseqkit_slice_end();
- *       The original pair, with a per-thread nesting counter instead of a
- *       token (for callers that cannot carry one; a little slower). An
- *       enter/leave section inside a begin/end pair nests; a begin/end pair
- *       inside an enter/leave section ends the request at its end.
+ *       The same for callers that cannot carry a token. The outermost
+ *       begin is told the same way, by the request and granted bytes, and
+ *       leaves no trace but the request: only a begin that finds the
+ *       request raised (nested, inside an enter/leave section, or over a
+ *       grant) counts itself in a per-thread depth, which the matching end
+ *       takes back instead of ending the request. So the outermost pair
+ *       costs what enter/leave cost, plus one thread-local load in end.
+ *       The two ways nest inside each other in any order.
  *
  * Signals: both are async-signal-safe, also for a thread's first section
- * (its slow path is system calls and atomics). enter/leave sections in a
- * handler nest inside the interrupted one at any point (one that interrupts
- * enter between its test and its store sees the request raised and leaves
- * it alone). begin/end in a handler nest too, except when the handler runs
- * between the interrupted begin's counter update and its request store.
+ * (its slow path is system calls and atomics), and sections in a handler
+ * nest inside the interrupted one at any point: a handler that runs
+ * between the outermost-section test and the request store finds the
+ * request clear, raises and ends it itself, and the interrupted code then
+ * stores its own request; a handler that runs anywhere else finds the
+ * request raised (or the depth non-zero) and leaves it alone. A preemption
+ * that clears the request (R6.5) inside an outer section makes an inner
+ * begin outermost: the request then ends at the first end that finds the
+ * depth at 0, never later than the outer end.
  * Never make a system call between begin and end on purpose: any syscall
  * but the yield ends a grant (R6.6, counted "aborted").
  */
@@ -91,9 +99,8 @@ RSEQKIT_API int rseqkit_slice_thread_state(void);
 /* rseq_slice_yield(2): 1 if the thread still held a grant, 0 otherwise. */
 RSEQKIT_API int rseqkit_slice_yield(void);
 
-/* Slow paths: a thread's first section (decides, registers, enables).
- * rseqkit_slice_enter_slow() sets rseqkit_slice_ready to 1 or 2. */
-RSEQKIT_API void rseqkit_slice_first_use(void);
+/* Slow path of a thread's first section, begin or enter (decides,
+ * registers, enables): sets rseqkit_slice_tls.ready to 1 or 2. */
 RSEQKIT_API void rseqkit_slice_enter_slow(void);
 
 /*
@@ -103,15 +110,19 @@ RSEQKIT_API void rseqkit_slice_enter_slow(void);
  */
 #define RSEQKIT_SLICE_UNDECIDED 2
 extern RSEQKIT_API uint8_t rseqkit_slice_on;
-/* Per-thread nesting depth of begin/end; starts at RSEQKIT_SLICE_NEST_NEW
- * so the first begin of a thread takes the slow path without a separate
- * check. */
-#define RSEQKIT_SLICE_NEST_NEW 0x40000000U
-extern RSEQKIT_API __thread uint32_t rseqkit_slice_nest
-	__attribute__((tls_model("initial-exec")));
-/* Per-thread state of enter/leave: 0 not seen yet, 1 on (thread enabled),
- * 2 off. */
-extern RSEQKIT_API __thread uint8_t rseqkit_slice_ready
+/* Per-thread state of the sections, one thread-local object so that the
+ * inline code needs one thread-pointer offset for both fields (a register
+ * less in a caller's loop). Exported for the inline code; do not write it.
+ *   ready: both kinds of section: 0 not seen yet, 1 on (thread enabled),
+ *          2 off.
+ *   nest:  the open begin/end sections that did not raise the request
+ *          themselves (they found it raised, or the thread is "off"): 0
+ *          outside any section and inside an outermost one. */
+struct rseqkit_slice_thread {
+	uint32_t nest;
+	uint8_t ready;
+};
+extern RSEQKIT_API __thread struct rseqkit_slice_thread rseqkit_slice_tls
 	__attribute__((tls_model("initial-exec")));
 
 #define RSEQKIT_SLICE_BARRIER() __asm__ __volatile__("" ::: "memory")
@@ -143,8 +154,8 @@ static inline __attribute__((always_inline)) long rseqkit_slice_enter(void)
 	 * again, off it (an atomic load is never merged with the first). The
 	 * slow path only sets the state, so the token always comes from the
 	 * raise below: nothing to merge with a call's result. */
-	while (__builtin_expect(rseqkit_slice_ready != 1, 0)) {
-		if (__atomic_load_n(&rseqkit_slice_ready, __ATOMIC_RELAXED) == 2)
+	while (__builtin_expect(rseqkit_slice_tls.ready != 1, 0)) {
+		if (__atomic_load_n(&rseqkit_slice_tls.ready, __ATOMIC_RELAXED) == 2)
 			return 0;
 		rseqkit_slice_enter_slow();
 	}
@@ -163,37 +174,42 @@ static inline __attribute__((always_inline)) void rseqkit_slice_leave(long t)
 }
 
 /*
- * Ask the kernel not to preempt this thread until rseqkit_slice_end(). The
- * outermost begin of the thread raises the request whatever the byte holds
- * (it owns it until its end), so a begin/end pair inside an enter/leave
- * section ends that section's request at its end: do not nest them that way.
+ * Ask the kernel not to preempt this thread until rseqkit_slice_end(). Only
+ * the outermost section (request and granted both 0 at its begin) raises
+ * the request; a nested one is counted in rseqkit_slice_tls.nest.
  */
-static inline void rseqkit_slice_begin(void)
+static inline __attribute__((always_inline)) void rseqkit_slice_begin(void)
 {
-	uint32_t n;
+	long rs;
 
-	if (!rseqkit_slice_on)
-		return;
-	n = rseqkit_slice_nest++;
-	if (__builtin_expect(n == 0, 1)) {
-		rseqkit_arch_slice_request(rseqkit__rs(), 1);
-	} else if (__builtin_expect(n >= RSEQKIT_SLICE_NEST_NEW, 0)) {
-		rseqkit_slice_first_use();
+	while (__builtin_expect(rseqkit_slice_tls.ready != 1, 0)) {
+		if (__atomic_load_n(&rseqkit_slice_tls.ready, __ATOMIC_RELAXED) == 2) {
+			rseqkit_slice_tls.nest++;	/* off: end only takes it back */
+			return;
+		}
+		rseqkit_slice_enter_slow();
 	}
+	rs = (long)rseqkit__rs();
+	if (__builtin_expect(rseqkit_arch_slice_idle(rs), 1))
+		rseqkit_arch_slice_request(rs, 1);
+	else
+		rseqkit_slice_tls.nest++;
 }
 
-/* End the request; give the CPU back if the kernel extended the slice. */
-static inline void rseqkit_slice_end(void)
+/* End the section: a nested one only takes its count back; the outermost
+ * ends the request and gives the CPU back if the kernel extended the slice. */
+static inline __attribute__((always_inline)) void rseqkit_slice_end(void)
 {
-	long off;
+	/* Read before the test, where it runs on every path: a loop then
+	 * hoists it like begin's (an asm the compiler never merges). */
+	long rs = (long)rseqkit__rs();
 
-	if (!rseqkit_slice_on)
+	if (__builtin_expect(rseqkit_slice_tls.nest != 0, 0)) {
+		rseqkit_slice_tls.nest--;
 		return;
-	if (--rseqkit_slice_nest != 0)
-		return;
-	off = rseqkit__rs();
-	rseqkit_arch_slice_request(off, 0);
-	if (__builtin_expect(rseqkit_arch_slice_granted(off), 0))
+	}
+	rseqkit_arch_slice_request(rs, 0);
+	if (__builtin_expect(rseqkit_arch_slice_granted(rs), 0))
 		rseqkit_slice_yield();
 }
 

@@ -165,6 +165,16 @@ static inline void slicelocks_hold(const volatile void *lock)
 	if (!rseqkit_slice_on)
 		return;
 	first = slicelocks_holds() == 0;
+	/* Raise before the hold is published. A signal handler that locks in
+	 * between then sees no hold and runs a section of its own, nested in
+	 * ours or ended before ours begins. Published first, the handler's
+	 * re-raise would come before our begin, which would then find the
+	 * request raised, take itself for a nested section and never end it. */
+	if (first)
+		rseqkit_slice_begin();
+	else
+		slicelocks_reraise();
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	n = t->n;
 	if (__builtin_expect(n < SLICELOCKS_TRACKED, 1)) {
 		t->n = n + 1;
@@ -173,10 +183,6 @@ static inline void slicelocks_hold(const volatile void *lock)
 	} else {
 		t->untracked++;
 	}
-	if (first)
-		rseqkit_slice_begin();
-	else
-		slicelocks_reraise();
 }
 
 /* Drop entry I (the last one, or one that a move from the end replaces). */

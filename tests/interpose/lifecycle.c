@@ -137,7 +137,7 @@ static volatile int handler_bad, handler_runs;
  * that stays wrong.) */
 static void on_signal(int sig)
 {
-	uint32_t nest = rseqkit_slice_nest;
+	uint32_t nest = rseqkit_slice_tls.nest;
 
 	(void)sig;
 	handler_runs++;
@@ -146,8 +146,7 @@ static void on_signal(int sig)
 	if (preload_exact() && req() != 1)
 		handler_bad++;
 	pthread_spin_unlock(&handler_lock);
-	/* A thread's first hold, taken in the handler, initializes the nesting. */
-	if (rseqkit_slice_nest != nest && !(nest == RSEQKIT_SLICE_NEST_NEW && rseqkit_slice_nest == 0))
+	if (rseqkit_slice_tls.nest != nest)
 		handler_bad++;
 }
 

@@ -87,19 +87,21 @@ static inline uint8_t granted(void)
 	return rseqkit_arch_tp_load_u8((long)rseqkit_rseq_offset + RSEQKIT_OFF_SLICE_GRANTED);
 }
 
-/* Raised while holding: one level of the library's nesting (the interposer
- * begins once, however many locks), and when forced the request byte is 1;
- * on a real V2 kernel a grant or a reschedule may have consumed the byte. */
+/* Raised while holding: the interposer began one outermost section (it
+ * begins once, however many locks: a second begin would find the request
+ * raised and count itself in the library's nesting depth), and when forced
+ * the request byte is 1; on a real V2 kernel a grant or a reschedule may
+ * have consumed the byte. */
 static inline bool raised(void)
 {
-	return rseqkit_slice_nest == 1 && (!preload_exact() || req() == 1);
+	return rseqkit_slice_tls.nest == 0 && (!preload_exact() || req() == 1);
 }
 
 /* Nothing left behind after the last release, on any kernel: request 0 and
- * the nesting back to 0 (or never used by this thread). */
+ * no nesting depth left open. */
 static inline bool clear(void)
 {
-	return req() == 0 && (rseqkit_slice_nest == 0 || rseqkit_slice_nest == RSEQKIT_SLICE_NEST_NEW);
+	return req() == 0 && rseqkit_slice_tls.nest == 0;
 }
 
 #endif /* RSEQKIT_TEST_PRELOAD_H */

@@ -179,7 +179,7 @@ static void *work(void *arg)
 
 static void on_signal(int sig)
 {
-	uint32_t nest = rseqkit_slice_nest;
+	uint32_t nest = rseqkit_slice_tls.nest;
 
 	(void)sig;
 	if (pthread_spin_trylock(&handler_lock) == 0) {
@@ -187,8 +187,7 @@ static void on_signal(int sig)
 			handler_bad++;
 		pthread_spin_unlock(&handler_lock);
 	}
-	/* A thread's first hold, taken in the handler, initializes the nesting. */
-	if (rseqkit_slice_nest != nest && !(nest == RSEQKIT_SLICE_NEST_NEW && rseqkit_slice_nest == 0))
+	if (rseqkit_slice_tls.nest != nest)
 		handler_bad++;
 }
 

@@ -112,8 +112,9 @@ static bool one_cycle(struct rseqkit_abi_rseq *rs, struct cycle *c)
 			;
 		c->word = *(volatile uint32_t *)&rs->slice_ctrl.all;
 		if (rs->slice_ctrl.s.granted) {
-			/* The protocol of rseqkit_slice_end(), spelled out. */
-			rseqkit_slice_nest--;
+			/* The protocol of rseqkit_slice_end() for the outermost
+			 * section (its begin raised the request and counted
+			 * nothing in rseqkit_slice_tls.nest), spelled out. */
 			*(volatile uint8_t *)&rs->slice_ctrl.s.request = 0;
 			c->yield = rseqkit_slice_yield();
 			return true;
