@@ -232,23 +232,35 @@ static void run(enum ct_mode m, enum event ev)
 	}
 }
 
+/* The start of a column-difference case: skip it if mode m cannot be tested,
+ * else pin to the first CPU and register *a; false if the case is over. */
+static bool eval_case_start(enum ct_mode m, struct ct_area *a, const char *what)
+{
+	const char *why;
+
+	if (!ct_mode_usable(&k, m, &why)) {
+		tap_skip("R4.2 %s: %s: %s", ct_mode_name(m), what, why);
+		return false;
+	}
+	tap_pin_cpu(ct_cpu(0));
+	if (ct_area_register(a, &k, m)) {
+		tap_ok(false, "R4.2 %s: registration for the case \"%s\": %s", ct_mode_name(m), what,
+		       tap_errno_name(errno));
+		return false;
+	}
+	return true;
+}
+
 /* R4.2 column difference for a voluntary context switch. */
 static void sleep_eval(enum ct_mode m)
 {
-	const char *mn = ct_mode_name(m), *why;
+	const char *mn = ct_mode_name(m);
 	struct ct_area a;
 	int n = 200, cleared = 0;
 	uint64_t vol, invol0, invol1;
 
-	if (!ct_mode_usable(&k, m, &why)) {
-		tap_skip("R4.2 %s: rseq_cs evaluation after a voluntary sleep: %s", mn, why);
+	if (!eval_case_start(m, &a, "rseq_cs evaluation after a voluntary sleep"))
 		return;
-	}
-	tap_pin_cpu(ct_cpu(0));
-	if (ct_area_register(&a, &k, m)) {
-		tap_ok(false, "R4.2 %s: registration for the sleep case: %s", mn, tap_errno_name(errno));
-		return;
-	}
 	ct_thread_switches(&vol, &invol0);
 	for (int i = 0; i < n; i++) {
 		a.rs->rseq_cs = (uint64_t)(uintptr_t)&desc;
@@ -342,7 +354,7 @@ static void signal_eval(enum ct_mode m)
  */
 static void task_work_eval(enum ct_mode m)
 {
-	const char *mn = ct_mode_name(m), *why;
+	const char *mn = ct_mode_name(m);
 	volatile uint64_t *cs;
 	struct timespec zero = { 0, 0 };
 	struct ct_area a;
@@ -351,15 +363,8 @@ static void task_work_eval(enum ct_mode m)
 	int attempt, err = 0;
 	bool fired = false, cleared = false;
 
-	if (!ct_mode_usable(&k, m, &why)) {
-		tap_skip("R4.2 %s: rseq_cs after a return to user mode with task work only: %s", mn, why);
+	if (!eval_case_start(m, &a, "rseq_cs after a return to user mode with task work only"))
 		return;
-	}
-	tap_pin_cpu(ct_cpu(0));
-	if (ct_area_register(&a, &k, m)) {
-		tap_ok(false, "R4.2 %s: registration for the task work case: %s", mn, tap_errno_name(errno));
-		return;
-	}
 	cs = &a.rs->rseq_cs;
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
