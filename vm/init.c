@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -96,10 +97,21 @@ static void do_mount(const char *src, const char *dst, const char *type,
 
 /* The kernel opens /dev/console for us when the initramfs has the node; if it
  * did not, fds 0-2 are closed: take the console from devtmpfs. */
+/*
+ * From here on the console shows only kernel messages of level warning and
+ * above: every splat the console check looks for (vm/console-check), but not
+ * the informational lines (e.g. "random: crng init done") that the serial
+ * console would otherwise splice into a program's output line, where they
+ * corrupted a marker line once. The boot messages before init keep the
+ * command line's loglevel=7; the rest stay in the kernel's log buffer.
+ */
+#define CONSOLE_LEVEL_WARNINGS 5	/* prints levels 0 (emerg) .. 4 (warning) */
+
 static void setup_console(void)
 {
 	int fd;
 
+	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, CONSOLE_LEVEL_WARNINGS);
 	if (fcntl(1, F_GETFD) != -1)
 		return;
 	fd = open("/dev/console", O_RDWR | O_NOCTTY);
