@@ -285,8 +285,7 @@ static void one_run(int nthreads, int ncpu, double seconds, struct run_result *r
 	free(call);
 }
 
-static double begin_end_ns(void);
-static double enter_leave_ns(void);
+static double slice_pair_ns(bool token);
 
 /*
  * The user-space cost of the fast path alone, on any kernel: with the
@@ -313,36 +312,32 @@ static int forced_fast_path(void)
 	rseqkit_slice_begin();	/* first use: the thread's state becomes "on" */
 	rseqkit_slice_end();
 	rseqkit_slice_leave(rseqkit_slice_enter());
-	ns = begin_end_ns();
-	printf("FASTPATH %.3f %.3f\n", ns, enter_leave_ns());
+	ns = slice_pair_ns(false);
+	printf("FASTPATH %.3f %.3f\n", ns, slice_pair_ns(true));
 	return 0;
 }
 
-/* The same for the token form, rseqkit_slice_enter()/leave(). */
-static double enter_leave_ns(void)
-{
-	long n = bench_clock_emulated() ? 500000 : 20000000;
-	uint64_t t0 = now_ns();
-
-	for (long i = 0; i < n; i++) {
-		long t = rseqkit_slice_enter();
-
-		__asm__ __volatile__("" ::: "memory");
-		rseqkit_slice_leave(t);
-	}
-	return (double)(now_ns() - t0) / (double)n;
-}
-
-static double begin_end_ns(void)
+/* ns per section pair: rseqkit_slice_enter()/leave() (token) or
+ * rseqkit_slice_begin()/end(). */
+static double slice_pair_ns(bool token)
 {
 	/* Under emulation the figure is not a hardware cost anyway: fewer pairs. */
 	long n = bench_clock_emulated() ? 500000 : 20000000;
 	uint64_t t0 = now_ns();
 
-	for (long i = 0; i < n; i++) {
-		rseqkit_slice_begin();
-		__asm__ __volatile__("" ::: "memory");
-		rseqkit_slice_end();
+	if (token) {
+		for (long i = 0; i < n; i++) {
+			long t = rseqkit_slice_enter();
+
+			__asm__ __volatile__("" ::: "memory");
+			rseqkit_slice_leave(t);
+		}
+	} else {
+		for (long i = 0; i < n; i++) {
+			rseqkit_slice_begin();
+			__asm__ __volatile__("" ::: "memory");
+			rseqkit_slice_end();
+		}
 	}
 	return (double)(now_ns() - t0) / (double)n;
 }
@@ -441,7 +436,7 @@ static int child(const char *lock, int reps, double seconds)
 	       median(v[1], reps), median(v[2], reps), median(v[3], reps),
 	       (unsigned long)sum.sgrant, (unsigned long)sum.syield,
 	       (unsigned long)sum.sexpir, (unsigned long)sum.sabort,
-	       (unsigned long)sum.srevok, begin_end_ns(), median(v[4], reps),
+	       (unsigned long)sum.srevok, slice_pair_ns(false), median(v[4], reps),
 	       median(v[5], reps), o.uncont, median(v[6], reps), median(v[7], reps),
 	       median(v[8], reps), median(v[9], reps), oracle.mops,
 	       ops ? 1000.0 * (double)sum.sgrant / (double)ops : 0.0);
@@ -510,6 +505,14 @@ static int knob(char *old, size_t n, const char *text)
 		return -1;
 	fputs(text, f);
 	return fclose(f) ? -1 : 0;
+}
+
+/* The 1 ns target of a fast path's pair, judged only on real hardware. */
+static const char *fast_path_verdict(double ns)
+{
+	if (bench_clock_emulated())
+		return "not measurable here: a hardware target, this is an emulated CPU";
+	return ns <= 1.0 ? "met" : "MISSED";
 }
 
 /* Run the forced fast-path measurement in a child with rseqkit's own
@@ -766,14 +769,10 @@ int main(int argc, char **argv)
 		knob(NULL, 0, old_nsec);
 	fast = fast_path(argv[0], &fast_el);
 	if (fast >= 0) {
-		const char *verdict = bench_clock_emulated() ?
-			"not measurable here: a hardware target, this is an emulated CPU" : NULL;
-
 		printf("\nslice fast paths, forced on, no grant possible (user-space cost only):\n"
 		       "  enter+leave (token) %.2f ns (target <= 1 ns: %s)\n"
-		       "  begin+end %.2f ns (target <= 1 ns: %s)\n", fast_el,
-		       verdict ? verdict : fast_el <= 1.0 ? "met" : "MISSED", fast,
-		       verdict ? verdict : fast <= 1.0 ? "met" : "MISSED");
+		       "  begin+end %.2f ns (target <= 1 ns: %s)\n",
+		       fast_el, fast_path_verdict(fast_el), fast, fast_path_verdict(fast));
 	}
 	if (!ext_seen)
 		printf("extensions were off in both runs (kernel without time slice extensions, "

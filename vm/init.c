@@ -95,8 +95,6 @@ static void do_mount(const char *src, const char *dst, const char *type,
 		msg("# rseqkit-init: mount %s on %s: %s\n", type, dst, strerror(errno));
 }
 
-/* The kernel opens /dev/console for us when the initramfs has the node; if it
- * did not, fds 0-2 are closed: take the console from devtmpfs. */
 /*
  * From here on the console shows only kernel messages of level warning and
  * above: every splat the console check looks for (vm/console-check), but not
@@ -107,11 +105,17 @@ static void do_mount(const char *src, const char *dst, const char *type,
  */
 #define CONSOLE_LEVEL_WARNINGS 5	/* prints levels 0 (emerg) .. 4 (warning) */
 
+static void console_warnings_only(void)
+{
+	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, CONSOLE_LEVEL_WARNINGS);
+}
+
+/* The kernel opens /dev/console for us when the initramfs has the node; if it
+ * did not, fds 0-2 are closed: take the console from devtmpfs. */
 static void setup_console(void)
 {
 	int fd;
 
-	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, CONSOLE_LEVEL_WARNINGS);
 	if (fcntl(1, F_GETFD) != -1)
 		return;
 	fd = open("/dev/console", O_RDWR | O_NOCTTY);
@@ -355,6 +359,7 @@ int main(void)
 
 	do_mount("devtmpfs", "/dev", "devtmpfs", NULL);
 	setup_console();
+	console_warnings_only();
 	do_mount("proc", "/proc", "proc", NULL);
 	do_mount("sysfs", "/sys", "sysfs", NULL);
 	do_mount("debugfs", "/sys/kernel/debug", "debugfs", NULL);

@@ -664,6 +664,7 @@ rseqkit__sic_load_cbeq_store_store_ptr(ptrdiff_t rs, ptrdiff_t fo, void *base,
 					     (uint64_t)old, (uint64_t)newv);
 	return r > 0 ? -EAGAIN : r;	/* changed since the read: retry */
 }
+
 /*
  * The composed sections for a field known at compile time: a structure's
  * stored field (run time) is tested against cpu_id once, as the structures'

@@ -150,10 +150,9 @@ static inline unsigned int slicelocks_holds(void)
  */
 static inline void slicelocks_reraise(void)
 {
-	long off = (long)rseqkit_rseq_offset;
-
-	if (rseqkit_arch_slice_idle(off))
-		rseqkit_arch_slice_request(off, 1);
+	/* enter's raise: the same test and store, its token unused (the
+	 * first hold's section ends the request). */
+	(void)rseqkit__slice_raise((long)rseqkit__rs());
 }
 
 /* LOCK was acquired: the first hold raises the request. */

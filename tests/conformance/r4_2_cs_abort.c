@@ -349,9 +349,12 @@ static void signal_eval(enum ct_mode m)
  * kernel older than the V2 generation the legacy column expects the clear,
  * which shows the stimulus reaches the rseq code. A V2-generation kernel
  * keeps rseq_cs on every architecture, also where it offers no V2 (arm64
- * without the generic entry code): the rule needs an event, not V2. A preemption of the thread is an event of
- * its own, so an attempt that saw one says nothing and is made again.
+ * without the generic entry code): the rule needs an event, not V2. A
+ * preemption of the thread is an event of its own, so an attempt that saw
+ * one says nothing and is made again.
  */
+#define TASK_WORK_ATTEMPTS 5
+
 static void task_work_eval(enum ct_mode m)
 {
 	const char *mn = ct_mode_name(m);
@@ -369,7 +372,7 @@ static void task_work_eval(enum ct_mode m)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	for (attempt = 1; attempt <= 5; attempt++) {
+	for (attempt = 1; attempt <= TASK_WORK_ATTEMPTS; attempt++) {
 		ct_thread_switches(&vol, &invol0);
 		err = -ct_thread_cputimer(SIGUSR1, 5);
 		if (err)
@@ -396,16 +399,18 @@ static void task_work_eval(enum ct_mode m)
 		tap_ok(false, "R4.2 %s: task work case: CPU-time timer: %s", mn, tap_errno_name(err));
 		return;
 	}
-	tap_diag("  task work case: %d attempt(s), last one %s, timer %s, %llu preemption(s)", attempt > 5 ? 5 : attempt,
-		 cleared ? "cleared" : "kept rseq_cs", fired ? "fired" : "did not fire",
+	tap_diag("  task work case: %d attempt(s), last one %s, timer %s, %llu preemption(s)",
+		 attempt > TASK_WORK_ATTEMPTS ? TASK_WORK_ATTEMPTS : attempt, cleared ? "cleared" : "kept rseq_cs",
+		 fired ? "fired" : "did not fire",
 		 (unsigned long long)(invol1 - invol0));
 	if (m == CT_LEGACY && !k.v2_kernel) {
 		tap_ok(cleared, "R4.2 legacy: rseq_cs (IP outside the section) cleared on a return to user mode "
 		       "with task work only (kernel older than the V2 generation)");
 		return;
 	}
-	if (attempt > 5) {
-		tap_ok(false, "R4.2 %s: task work case inconclusive: the thread was preempted in each of 5 attempts", mn);
+	if (attempt > TASK_WORK_ATTEMPTS) {
+		tap_ok(false, "R4.2 %s: task work case inconclusive: the thread was preempted in each of %d attempts",
+		       mn, TASK_WORK_ATTEMPTS);
 		return;
 	}
 	tap_ok(fired && !cleared, "R4.2 %s: rseq_cs not evaluated on a return to user mode with task work only "
