@@ -21,7 +21,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -407,15 +406,6 @@ static _Noreturn TAP_PRINTF(1, 2) void hostile_fail(const char *fmt, ...)
 	_exit(2);
 }
 
-static uint64_t thread_switches(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_THREAD, &ru))
-		return 0;
-	return (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
-}
-
 /* The system call that ends the grant, as mode m makes it. */
 static long ending_call(enum ct_skip m, struct rseqkit_abi_rseq *rs)
 {
@@ -512,11 +502,16 @@ static void *notif_supervisor(void *arg)
 				continue;
 			break;
 		}
+		/*
+		 * Counted before the answer: the answer wakes the caller,
+		 * which may see the end of the run and exit before this
+		 * thread runs again. An unanswered call never returns.
+		 */
+		hs->rep.notified++;
 		memset(&resp, 0, sizeof(resp));
 		resp.id = req.id;
 		resp.error = -EPERM;
-		if (ioctl(notif_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
-			hs->rep.notified++;
+		ioctl(notif_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 	}
 	return NULL;
 }
@@ -579,7 +574,7 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 	/* Read before the request: a switch between here and the grant
 	 * makes the check below pass, never fail. */
 	if (sw)
-		sw0 = thread_switches();
+		sw0 = tap_thread_switches();
 	r->rounds++;
 	ct_set_request(rs, 1);
 	t0 = hnow();
@@ -614,7 +609,7 @@ static void hostile_round(const struct ct_hostile *h, struct rseqkit_abi_rseq *r
 		r->ctrl_left++;
 	if (sw) {
 		r->sw_checked++;
-		if (thread_switches() == sw0)
+		if (tap_thread_switches() == sw0)
 			r->no_switch++;
 		else
 			track_gave_up();

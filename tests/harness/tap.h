@@ -93,6 +93,9 @@ int tap_pin_cpu(int cpu);
 int tap_ncpus(void);
 /* Monotonic nanoseconds. */
 uint64_t tap_now_ns(void);
+/* Context switches of the calling thread so far, voluntary and not:
+ * what explains an rseq abort nobody provoked. */
+uint64_t tap_thread_switches(void);
 /* Running under the rseqkit VM init. */
 bool tap_in_vm(void);
 

@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <rseqkit/rseqkit.h>
@@ -30,14 +29,6 @@ static unsigned long spin_count, mutex_count, nested_count;
 static volatile bool stop;
 static int bad_request, checks;
 static unsigned long worker_switches;
-
-static unsigned long thread_switches(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_THREAD, &ru);
-	return (unsigned long)(ru.ru_nvcsw + ru.ru_nivcsw);
-}
 
 /* Neither request nor granted set in slice_ctrl. */
 static bool word_clear(void)
@@ -71,7 +62,7 @@ static void check_request_held(void)
 
 static void *worker(void *arg)
 {
-	unsigned long sw0 = thread_switches();
+	unsigned long sw0 = (unsigned long)tap_thread_switches();
 
 	(void)arg;
 	for (int i = 0; i < ITERS; i++) {
@@ -96,7 +87,7 @@ static void *worker(void *arg)
 		}
 		rseqkit_mutex_unlock(&mutex);
 	}
-	__atomic_fetch_add(&worker_switches, thread_switches() - sw0, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&worker_switches, (unsigned long)tap_thread_switches() - sw0, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -140,17 +131,17 @@ static void check_mutex_hint(void)
 	pthread_create(&t, NULL, hint_holder, &held);
 	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
 		sched_yield();
-	sw0 = thread_switches();
+	sw0 = (unsigned long)tap_thread_switches();
 	rseqkit_mutex_lock(&hint_mutex);	/* waits: the holder sleeps 20 ms */
-	sw = thread_switches();
+	sw = (unsigned long)tap_thread_switches();
 	up = !word_clear();
 	rseqkit_mutex_unlock(&hint_mutex);
 	pthread_join(t, NULL);
 	tap_ok(sw > sw0 && up, "mutex: the acquisition that waited (%lu switches) holds the "
 	       "request (%s)", sw - sw0, up ? "up" : "cleared");
-	sw0 = thread_switches();
+	sw0 = (unsigned long)tap_thread_switches();
 	up = raised_in(RSEQKIT_MUTEX_HINT);
-	sw = thread_switches() - sw0;
+	sw = (unsigned long)tap_thread_switches() - sw0;
 	tap_ok((unsigned long)(RSEQKIT_MUTEX_HINT - up) <= sw,
 	       "mutex: the %d acquisitions after a contention raise the request (%d did; cleared "
 	       "at most once per context switch: %lu)", RSEQKIT_MUTEX_HINT, up, sw);
@@ -168,7 +159,7 @@ static void *probe_fn(void *arg)
  * 1 (or the kernel already granted); a cleared word needs a switch. */
 static void check_begin(void)
 {
-	unsigned long sw0 = thread_switches(), sw;
+	unsigned long sw0 = (unsigned long)tap_thread_switches(), sw;
 	int bad = 0;
 
 	for (int i = 0; i < BEGIN_ROUNDS; i++) {
@@ -176,7 +167,7 @@ static void check_begin(void)
 		bad += word_clear();
 		rseqkit_slice_end();
 	}
-	sw = thread_switches() - sw0;
+	sw = (unsigned long)tap_thread_switches() - sw0;
 	tap_ok((unsigned long)bad <= sw,
 	       "R6.3: rseqkit_slice_begin() raises the request (request 1 or granted right after "
 	       "it in %d of %d rounds; %d cleared, at most one per context switch: %lu)",
