@@ -78,7 +78,9 @@ static void phase_grant_yield(void)
 	uint8_t raw[4] = { 0xff, 0xff, 0xff, 0xff };
 	bool have_raw = false;
 
-	while (tap_now_ns() - t0 < CT_GRANT_BUDGET_NS && grants < WANT_GRANTS) {
+	/* Until enough grants, and one of them still live at its yield:
+	 * under host load a run of grants can all expire first. */
+	while (tap_now_ns() - t0 < CT_GRANT_BUDGET_NS && (grants < WANT_GRANTS || !yield1)) {
 		uint32_t w;
 
 		if (k.stats)
@@ -157,19 +159,27 @@ static void phase_grant_yield(void)
 }
 
 /*
- * R6.4 "never on syscall return". A read of 1 MiB from /dev/zero keeps the
- * thread in the kernel long enough for the noise thread's wake-ups to leave
- * a reschedule pending at the syscall's return, with the request up the
- * whole time; the phase runs until that happened WANT_PREEMPTIONS times.
- * Only an interrupt in the few instructions between a return and the check
- * that follows can legitimately grant.
+ * R6.4 "never on syscall return". Reads of 64 KiB from /dev/zero keep the
+ * thread in the kernel while the noise thread's wake-ups preempt it, with
+ * the request up the whole time; the phase runs until that happened
+ * WANT_PREEMPTIONS times over at least MIN_SYSCALLS reads.
+ *
+ * A correct kernel still grants after a few returns: the noise timer that
+ * fires in the exit path's interrupts-off stretch is taken at the first
+ * user instruction, a user-mode interrupt with a reschedule pending (0 to
+ * 4 grants in 135 to 472 returns measured in TCG, v2 and upstream alike).
+ * A kernel that granted in the exit loop itself would grant whenever a
+ * reschedule is pending there. With CONFIG_PREEMPT that is only a wake-up
+ * landing in the same stretch, so this phase bounds the rate rather than
+ * proving zero.
  */
 #define WANT_PREEMPTIONS 40
+#define MIN_SYSCALLS 100
 #define MAX_SYSCALLS 4000
 
 static void phase_syscall_return(void)
 {
-	static char buf[1024 * 1024];
+	static char buf[64 * 1024];
 	unsigned int granted_after = 0, n = 0;
 	uint64_t i0, i1, t0 = tap_now_ns();
 	int fd = open("/dev/zero", O_RDONLY);
@@ -180,7 +190,7 @@ static void phase_syscall_return(void)
 		return;
 	}
 	i0 = i1 = invol();
-	while (n < MAX_SYSCALLS && i1 - i0 < WANT_PREEMPTIONS &&
+	while (n < MAX_SYSCALLS && (i1 - i0 < WANT_PREEMPTIONS || n < MIN_SYSCALLS) &&
 	       tap_now_ns() - t0 < CT_GRANT_BUDGET_NS) {
 		/* An interrupt may have granted after the last check: end that
 		 * grant first (raising the request over a live grant is a
@@ -198,14 +208,11 @@ static void phase_syscall_return(void)
 	close(fd);
 	tap_diag("never on syscall return: %u syscalls, %llu involuntary switches, granted after "
 		 "%u", n, (unsigned long long)(i1 - i0), granted_after);
-	/* A kernel granting at syscall return would grant at (nearly) every
-	 * return with a reschedule pending - dozens here; interrupts in the
-	 * window after a return explain one or two. */
-	tap_ok(i1 - i0 >= WANT_PREEMPTIONS && granted_after <= 2 + n / 20,
+	tap_ok(i1 - i0 >= WANT_PREEMPTIONS && n >= MIN_SYSCALLS && granted_after * 10 <= n,
 	       "R6.4: never on syscall return: with reschedules pending (%llu preemptions in %u "
-	       "syscalls, >= %d) the request is not granted at the syscall's return (granted "
-	       "after %u, <= %u)", (unsigned long long)(i1 - i0), n, WANT_PREEMPTIONS,
-	       granted_after, 2 + n / 20);
+	       "syscalls, >= %d and >= %d) at most one return in ten finds a grant, what an "
+	       "interrupt after the return explains (granted after %u)",
+	       (unsigned long long)(i1 - i0), n, WANT_PREEMPTIONS, MIN_SYSCALLS, granted_after);
 }
 
 /*
