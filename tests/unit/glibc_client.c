@@ -123,7 +123,9 @@ static void *thread_len(void *arg)
 static void check_glibc_registration(const struct expect *e, const struct kfeat *k)
 {
 	struct rseqkit_abi_rseq *area;
+	cpu_set_t all;
 	pthread_t t;
+	int cpu;
 
 	tap_ok(&__rseq_size && (__rseq_size == e->rseq_size ||
 				(e->rseq_size_alt && __rseq_size == e->rseq_size_alt)),
@@ -134,8 +136,15 @@ static void check_glibc_registration(const struct expect *e, const struct kfeat 
 	if (e->v2)
 		tap_ok((uintptr_t)area % k->align == 0, "R3.1: glibc's V2 area %p is aligned to "
 		       "AT_RSEQ_ALIGN %lu", (void *)area, k->align);
-	tap_ok(area->cpu_id == (uint32_t)sched_getcpu(), "R2: glibc's area holds the current "
-	       "cpu_id (%d, sched_getcpu %d)", (int)area->cpu_id, sched_getcpu());
+	/* Pinned for the comparison: sched_getcpu() reads this very field in
+	 * glibc >= 2.35, so a migration between two loads would be all it
+	 * could catch. */
+	sched_getaffinity(0, sizeof(all), &all);
+	cpu = sched_getcpu();
+	tap_pin_cpu(cpu);
+	tap_ok(area->cpu_id == (uint32_t)cpu, "R2: glibc's area holds the current cpu_id (%d, "
+	       "pinned to %d)", (int)area->cpu_id, cpu);
+	sched_setaffinity(0, sizeof(all), &all);
 	if (pthread_create(&t, NULL, thread_len, (void *)e) == 0)
 		pthread_join(t, NULL);
 	else

@@ -93,11 +93,22 @@ static void *worker(void *arg)
 
 static struct rseqkit_mutex hint_mutex = RSEQKIT_MUTEX_INIT;
 
+/* Holds hint_mutex until the main thread has marked it contended (state 2,
+ * its slow path), so the main thread's acquisition is the one that waited
+ * however late it comes; a waiter that never marks it gets the lock after
+ * HINT_HOLD_MAX_NS and fails the check. */
+#define HINT_HOLD_MAX_NS (10 * 1000000000ULL)
+
 static void *hint_holder(void *arg)
 {
+	uint64_t t0;
+
 	rseqkit_mutex_lock(&hint_mutex);
 	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
-	usleep(20000);		/* the main thread waits for the mutex meanwhile */
+	t0 = tap_now_ns();
+	while (__atomic_load_n(&hint_mutex.state, __ATOMIC_RELAXED) != 2 &&
+	       tap_now_ns() - t0 < HINT_HOLD_MAX_NS)
+		usleep(1000);
 	rseqkit_mutex_unlock(&hint_mutex);
 	return NULL;
 }
@@ -122,7 +133,7 @@ static int raised_in(int rounds)
 static void check_mutex_hint(void)
 {
 	unsigned long sw0, sw;
-	int held = 0, up, after, before;
+	int held = 0, up, after, before, hint, raised;
 	pthread_t t;
 
 	before = raised_in(100);
@@ -131,14 +142,17 @@ static void check_mutex_hint(void)
 	pthread_create(&t, NULL, hint_holder, &held);
 	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
 		sched_yield();
-	sw0 = (unsigned long)tap_thread_switches();
-	rseqkit_mutex_lock(&hint_mutex);	/* waits: the holder sleeps 20 ms */
-	sw = (unsigned long)tap_thread_switches();
+	rseqkit_mutex_lock(&hint_mutex);	/* waits for the holder */
+	/* Read before any system call: one would end a grant (R6.6). The slow
+	 * path left the hint full; the fast path would have counted it down. */
 	up = !word_clear();
+	raised = hint_mutex.slice;
+	hint = hint_mutex.hint;
 	rseqkit_mutex_unlock(&hint_mutex);
 	pthread_join(t, NULL);
-	tap_ok(sw > sw0 && up, "mutex: the acquisition that waited (%lu switches) holds the "
-	       "request (%s)", sw - sw0, up ? "up" : "cleared");
+	tap_ok(hint == RSEQKIT_MUTEX_HINT && raised && up, "mutex: the acquisition that waited "
+	       "(hint %d of %d) raised the request (%d) and holds it (%s)", hint,
+	       RSEQKIT_MUTEX_HINT, raised, up ? "up" : "cleared");
 	sw0 = (unsigned long)tap_thread_switches();
 	up = raised_in(RSEQKIT_MUTEX_HINT);
 	sw = (unsigned long)tap_thread_switches() - sw0;

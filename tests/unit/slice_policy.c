@@ -24,7 +24,7 @@ static int diag_calls;
 static void count_diag(const char *msg, void *arg)
 {
 	(void)arg;
-	diag_calls++;
+	__atomic_fetch_add(&diag_calls, 1, __ATOMIC_RELAXED);
 	subenv_diag("diag hook: %s", msg);
 }
 
