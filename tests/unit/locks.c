@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <rseqkit/rseqkit.h>
+#include "ct_slice.h"
 #include "kfeat.h"
 #include "tap.h"
 
@@ -33,10 +34,7 @@ static unsigned long worker_switches;
 /* Neither request nor granted set in slice_ctrl. */
 static bool word_clear(void)
 {
-	union rseqkit_abi_slice_ctrl c;
-
-	c.all = *(volatile uint32_t *)&rseqkit_thread_area()->slice_ctrl.all;
-	return !c.s.request && !c.s.granted;
+	return !ct_slice_ctrl(rseqkit_thread_area());
 }
 
 static void work(void)

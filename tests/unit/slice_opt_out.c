@@ -12,12 +12,8 @@
 #include <string.h>
 
 #include <rseqkit/slice.h>
+#include "ct_slice.h"
 #include "tap.h"
-
-static uint8_t request(void)
-{
-	return *(volatile uint8_t *)&rseqkit_thread_area()->slice_ctrl.s.request;
-}
 
 int main(void)
 {
@@ -34,14 +30,14 @@ int main(void)
 	rseqkit_slice_get_info(&info);
 	tap_ok(!info.on && info.decided && strstr(info.reason, "rseqkit_slice_opt_out()"),
 	       "its reason names the opt-out (\"%s\")", info.reason);
-	before = request();
+	before = ct_request(rseqkit_thread_area());
 	rseqkit_slice_begin();
 	t = rseqkit_slice_enter();
-	tap_ok(request() == before && t == 0, "off: begin and enter leave slice_ctrl alone, "
+	tap_ok(ct_request(rseqkit_thread_area()) == before && t == 0, "off: begin and enter leave slice_ctrl alone, "
 	       "enter returns 0");
 	rseqkit_slice_leave(t);
 	rseqkit_slice_end();
-	tap_ok(request() == before, "off: leave and end leave slice_ctrl alone");
+	tap_ok(ct_request(rseqkit_thread_area()) == before, "off: leave and end leave slice_ctrl alone");
 	r = rseqkit_slice_opt_out();
 	tap_ok(r == -EALREADY, "a second opt-out -> -EALREADY (got %d %s)", r,
 	       tap_errno_name(-r));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <rseqkit/rseqkit.h>
+#include "ct_slice.h"
 #include "subenv.h"
 #include "tap.h"
 
@@ -31,11 +32,6 @@ static void count_diag(const char *msg, void *arg)
 static long slice_get(void)
 {
 	return prctl(RSEQKIT_PR_RSEQ_SLICE_EXTENSION, RSEQKIT_PR_RSEQ_SLICE_EXTENSION_GET, 0, 0, 0);
-}
-
-static uint8_t request(void)
-{
-	return *(volatile uint8_t *)&rseqkit_thread_area()->slice_ctrl.s.request;
 }
 
 struct tres {
@@ -57,9 +53,9 @@ static void *thread_fn(void *arg)
 	/* Retried when the kernel interfered (see check_on()). */
 	for (int tries = 0; tries < 20; tries++) {
 		rseqkit_slice_begin();
-		r->req_in = request();
+		r->req_in = ct_request(rseqkit_thread_area());
 		rseqkit_slice_end();
-		r->req_out = request();
+		r->req_out = ct_request(rseqkit_thread_area());
 		if (r->req_in == 1 && r->req_out == 0)
 			break;
 	}
@@ -87,12 +83,12 @@ static void check_on(const struct rseqkit_mode *m)
 	 * such a round proves nothing about the library, so retry it. */
 	for (int tries = 0; tries < 20; tries++) {
 		rseqkit_slice_begin();
-		begin_ok = request() == 1;
+		begin_ok = ct_request(rseqkit_thread_area()) == 1;
 		rseqkit_slice_begin();
 		rseqkit_slice_end();
-		inner_ok = request() == 1;
+		inner_ok = ct_request(rseqkit_thread_area()) == 1;
 		rseqkit_slice_end();
-		outer_ok = request() == 0;
+		outer_ok = ct_request(rseqkit_thread_area()) == 0;
 		if (begin_ok && inner_ok && outer_ok)
 			break;
 	}
@@ -133,11 +129,11 @@ static void check_off(const struct rseqkit_mode *m)
 	bool can_look = m->fields & RSEQKIT_FIELD_SLICE_CTRL;
 
 	if (can_look)
-		before = request();
+		before = ct_request(rseqkit_thread_area());
 	rseqkit_slice_begin();
 	rseqkit_slice_begin();
 	if (can_look)
-		R(request() == before, "off: begin does not touch slice_ctrl");
+		R(ct_request(rseqkit_thread_area()) == before, "off: begin does not touch slice_ctrl");
 	rseqkit_slice_end();
 	rseqkit_slice_end();
 	R(rseqkit_slice_thread_state() == -ENOTSUP, "off: rseqkit_slice_thread_state() -> "

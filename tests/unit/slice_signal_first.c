@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include <rseqkit/slice.h>
+#include "ct_slice.h"
 #include "tap.h"
 
 static __thread int in_handler;
@@ -59,20 +60,12 @@ static sem_t ready, done;
 static volatile int in_begin, after_end, in_enter, after_leave, own_in, own_after;
 static volatile int handled;
 
-static uint8_t request(void)
-{
-	return *(volatile uint8_t *)&rseqkit_thread_area()->slice_ctrl.s.request;
-}
-
 /* Inside a section: the request is up, or a kernel with extensions on
  * already turned it into a grant (R6.4: an interrupt may come at any
  * instruction). */
 static int raised(void)
 {
-	union rseqkit_abi_slice_ctrl c;
-
-	c.all = __atomic_load_n(&rseqkit_thread_area()->slice_ctrl.all, __ATOMIC_RELAXED);
-	return c.s.request == 1 || c.s.granted == 1;
+	return ct_slice_ctrl(rseqkit_thread_area()) != 0;
 }
 
 static void handler(int sig)
@@ -84,11 +77,11 @@ static void handler(int sig)
 	rseqkit_slice_begin();
 	in_begin = raised();
 	rseqkit_slice_end();
-	after_end = request();
+	after_end = ct_request(rseqkit_thread_area());
 	t = rseqkit_slice_enter();
 	in_enter = raised();
 	rseqkit_slice_leave(t);
-	after_leave = request();
+	after_leave = ct_request(rseqkit_thread_area());
 	in_handler = 0;
 	handled = 1;
 }
@@ -107,7 +100,7 @@ static void *thread(void *arg)
 	rseqkit_slice_leave(t);
 	own_in = own_in && raised();
 	rseqkit_slice_end();
-	own_after = request() == 0;
+	own_after = ct_request(rseqkit_thread_area()) == 0;
 	return NULL;
 }
 
