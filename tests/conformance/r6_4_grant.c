@@ -9,7 +9,8 @@
  *        (raw bytes 28..31 = 0, 1, 0, 0: R2 at run time); otherwise the word
  *        is cleared (asked but not granted); nothing else ever;
  *   R6.4 never on syscall return: rescheduling syscalls with the request up
- *        do not leave the thread granted;
+ *        do not leave the thread granted; under preempt=none (6.12) a write
+ *        that wakes an RT thread returns through a switch, not a grant;
  *   R6.4/R6.5 a thread with extensions disabled that asks is not granted, and
  *        the exit after it was scheduled out clears the whole word;
  *   R6.5 no chaining: a request raised again while granted is never turned
@@ -23,10 +24,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ct_slice.h"
@@ -213,6 +216,137 @@ static void phase_syscall_return(void)
 	       "syscalls, >= %d and >= %d) at most one return in ten finds a grant, what an "
 	       "interrupt after the return explains (granted after %u)",
 	       (unsigned long long)(i1 - i0), n, WANT_PREEMPTIONS, MIN_SYSCALLS, granted_after);
+}
+
+/*
+ * R6.4 "never on syscall return", with the reschedule certain. Under full
+ * preemption a wake-up inside a system call preempts right there and leaves
+ * nothing for the return. Under preempt=none (6.12 with
+ * CONFIG_PREEMPT_DYNAMIC, kernel/configs/slice.config; switched for this
+ * phase only) each eventfd write below wakes an RT thread on our CPU and
+ * returns with that reschedule pending: the return must schedule (a
+ * switch), never grant. 7.2 offers only full and lazy on x86, and an RT
+ * wake-up preempts inside the call under both: there the phase runs under
+ * full and only confirms the expectation.
+ */
+#define DEFERRED_CALLS 200
+#define PREEMPT_MODE_FILE "/sys/kernel/debug/sched/preempt"
+
+/* The modes the kernel offers, the current one in parentheses
+ * ("none voluntary (full)"); 0 or -errno. */
+static int preempt_modes(char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(PREEMPT_MODE_FILE, O_RDONLY);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+static int preempt_mode_set(const char *mode)
+{
+	int fd = open(PREEMPT_MODE_FILE, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, mode, strlen(mode)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+struct rt_reader {
+	int efd, cpu, err;
+	volatile int ready, stop;
+	unsigned long reads;
+};
+
+/* Blocks in read() on the eventfd at SCHED_FIFO on the caller's CPU. */
+static void *rt_reader_fn(void *arg)
+{
+	struct rt_reader *r = arg;
+	struct sched_param sp = { .sched_priority = 1 };
+	uint64_t v;
+
+	tap_pin_cpu(r->cpu);
+	r->err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	r->ready = 1;
+	while (!r->stop && read(r->efd, &v, sizeof(v)) == sizeof(v))
+		r->reads++;
+	return NULL;
+}
+
+static void phase_deferred_reschedule(int cpu)
+{
+	struct rt_reader r = { .cpu = cpu };
+	unsigned int granted = 0, switched = 0;
+	char modes[128], mode[16] = "full";
+	const uint64_t one = 1;
+	const char *open_paren;
+	bool none;
+	pthread_t th;
+	int err;
+
+	err = preempt_modes(modes, sizeof(modes));
+	if (err) {
+		kfeat_missing(&k, kfeat_promises(&k, KFACTS_SLICE, "on"),
+			      "R6.4: deferred reschedule: %s: %s (CONFIG_PREEMPT_DYNAMIC)",
+			      PREEMPT_MODE_FILE, tap_errno_name(-err));
+		return;
+	}
+	open_paren = strchr(modes, '(');
+	if (open_paren)
+		sscanf(open_paren + 1, "%15[a-z]", mode);
+	none = strstr(modes, "none") != NULL;
+	r.efd = eventfd(0, 0);
+	if (r.efd < 0 || pthread_create(&th, NULL, rt_reader_fn, &r)) {
+		tap_ok(false, "R6.4: deferred reschedule: eventfd or reader thread: %s",
+		       tap_errno_name(errno));
+		return;
+	}
+	while (!r.ready)
+		sched_yield();
+	err = none ? preempt_mode_set("none") : 0;
+	for (unsigned int i = 0; i < DEFERRED_CALLS && !err && !r.err; i++) {
+		uint64_t sw0;
+
+		if (ct_granted(rs))
+			ct_slice_yield();
+		sw0 = tap_thread_switches();
+		ct_set_request(rs, 1);
+		if (write(r.efd, &one, sizeof(one)) < 0)
+			break;
+		/* Before any other call: one would end a grant (R6.6). */
+		granted += ct_granted(rs) != 0;
+		switched += tap_thread_switches() != sw0;
+	}
+	drop_request();
+	if (none && !err)
+		err = preempt_mode_set(mode);
+	r.stop = 1;
+	if (write(r.efd, &one, sizeof(one)) < 0)
+		err = -errno;
+	pthread_join(th, NULL);
+	close(r.efd);
+	tap_diag("deferred reschedule (model %s during the phase, %s before): %u calls, %u "
+		 "switched, %u granted after, %lu reads", none ? "none" : mode, mode,
+		 DEFERRED_CALLS, switched, granted, r.reads);
+	if (err || r.err) {
+		tap_ok(false, "R6.4: deferred reschedule: setup (preempt mode %s, SCHED_FIFO %s)",
+		       tap_errno_name(-err), tap_errno_name(r.err));
+		return;
+	}
+	tap_ok(switched * 2 >= DEFERRED_CALLS && granted * 10 <= DEFERRED_CALLS,
+	       "R6.4: never on syscall return: a write that wakes an RT thread on this CPU "
+	       "(model %s) returns through a switch (%u of %d), never a grant (%u, at most "
+	       "%d an interrupt after the return explains)", none ? "none" : mode, switched,
+	       DEFERRED_CALLS, granted, DEFERRED_CALLS / 10);
 }
 
 /*
@@ -425,6 +559,7 @@ int main(int argc, char **argv)
 
 	phase_grant_yield();
 	phase_syscall_return();
+	phase_deferred_reschedule(cpu);
 	phase_disabled_cleared();
 	phase_no_chaining();
 	phase_abort();
