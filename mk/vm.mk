@@ -60,11 +60,18 @@ $(VM_TARGETS): export VM_CLOCK := $(VM_CLOCK)
 # `make check` = check-host + vm-check (every scenario of the default tier);
 # `make check-long` also runs the long tier.
 CHECK_TARGETS += vm-check
-check-long: vm-check-long
+check-long: vm-check-long check-mutants
+
+# Kernel mutants (kernel/mutants/README.md): each is one more kernel build, so
+# they run in the long tier only.
+.PHONY: check-mutants
+check-mutants: $(VM_STATIC_DEP)
+	@O='$(O)' scripts/mutants $(MUTANTS)
 
 # For the top Makefile's `make help` (one quoted line per entry).
 HELP_EXTRA += \
 	'  make kernel [SCENARIO=v2]      build a scenario kernel (cached under ~/.cache/rseqkit)' \
+	'  make check-mutants [MUTANTS=..] kernels with one bug each: their tests must fail' \
 	'  make kernel-path [SCENARIO=v2] print its kernel image path' \
 	'  make vm-check [SCENARIO=name]  boot the kernel(s) under QEMU, run the tests there;' \
 	'                                 default: every scenario ($(VM_SCENARIOS))' \
