@@ -250,18 +250,6 @@ static int preempt_modes(char *buf, size_t len)
 	return 0;
 }
 
-static int preempt_mode_set(const char *mode)
-{
-	int fd = open(PREEMPT_MODE_FILE, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, mode, strlen(mode)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 struct rt_reader {
 	int efd, cpu, err;
 	volatile int ready, stop;
@@ -313,7 +301,7 @@ static void phase_deferred_reschedule(int cpu)
 	}
 	while (!r.ready)
 		sched_yield();
-	err = none ? preempt_mode_set("none") : 0;
+	err = none ? tap_write_file(PREEMPT_MODE_FILE, "none") : 0;
 	for (unsigned int i = 0; i < DEFERRED_CALLS && !err && !r.err; i++) {
 		uint64_t sw0;
 
@@ -329,7 +317,7 @@ static void phase_deferred_reschedule(int cpu)
 	}
 	drop_request();
 	if (none && !err)
-		err = preempt_mode_set(mode);
+		err = tap_write_file(PREEMPT_MODE_FILE, mode);
 	r.stop = 1;
 	if (write(r.efd, &one, sizeof(one)) < 0)
 		err = -errno;

@@ -229,13 +229,11 @@ int ct_rseq_debug_get(void)
 
 int ct_rseq_debug_set(int on)
 {
-	int fd = open(CT_RSEQ_DEBUG, O_WRONLY), ok;
+	int err = tap_write_file(CT_RSEQ_DEBUG, on ? "1" : "0");
 
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, on ? "1" : "0", 1) == 1;
-	close(fd);
-	return ok && ct_rseq_debug_get() == !!on ? 0 : -EIO;
+	if (err)
+		return err;
+	return ct_rseq_debug_get() == !!on ? 0 : -EIO;
 }
 
 bool ct_debug_kernel(void)

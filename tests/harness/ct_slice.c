@@ -39,16 +39,7 @@ int ct_knob_read(long *nsec)
 
 int ct_knob_write(const char *text)
 {
-	int fd = open(CT_SLICE_KNOB, O_WRONLY), err = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	if (n < 0)
-		err = -errno;
-	close(fd);
-	return err;
+	return tap_write_file(CT_SLICE_KNOB, text);
 }
 
 void ct_slice_start(char **argv, struct kfeat *k, const char *rule, struct ct_area *a, int flags)
