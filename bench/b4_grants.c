@@ -60,16 +60,9 @@ static volatile int stop;
 static int write_file(const char *rel, const char *text)
 {
 	char path[256];
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", tracing, rel);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
+	return tap_write_file(path, text);
 }
 
 static const char *find_tracing(void)

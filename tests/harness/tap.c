@@ -380,7 +380,7 @@ uint64_t tap_thread_switches(void)
 
 int tap_write_file(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY), err = 0;
+	int fd = open(path, O_WRONLY | O_TRUNC), err = 0;
 
 	if (fd < 0)
 		return -errno;

@@ -96,7 +96,8 @@ uint64_t tap_now_ns(void);
 /* Context switches of the calling thread so far, voluntary and not:
  * what explains an rseq abort nobody provoked. */
 uint64_t tap_thread_switches(void);
-/* Write text to the file at path (a debugfs or sysfs knob): 0 or -errno. */
+/* Write text to the file at path, truncated first (a debugfs knob; an empty
+ * text clears a tracefs buffer): 0 or -errno. */
 int tap_write_file(const char *path, const char *text);
 /* Running under the rseqkit VM init. */
 bool tap_in_vm(void);
