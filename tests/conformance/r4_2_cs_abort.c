@@ -244,8 +244,8 @@ static bool eval_case_start(enum ct_mode m, struct ct_area *a, const char *what)
 	}
 	tap_pin_cpu(ct_cpu(0));
 	if (ct_area_register(a, &k, m)) {
-		tap_ok(false, "R4.2 %s: registration for the case \"%s\": %s", ct_mode_name(m), what,
-		       tap_errno_name(errno));
+		tap_ok(false, "R4.2 %s: registration for the case \"%s\": %s", ct_mode_name(m),
+		       what, tap_errno_name(errno));
 		return false;
 	}
 	return true;
@@ -400,8 +400,8 @@ static void task_work_eval(enum ct_mode m)
 		return;
 	}
 	tap_diag("  task work case: %d attempt(s), last one %s, timer %s, %llu preemption(s)",
-		 attempt > TASK_WORK_ATTEMPTS ? TASK_WORK_ATTEMPTS : attempt, cleared ? "cleared" : "kept rseq_cs",
-		 fired ? "fired" : "did not fire",
+		 attempt > TASK_WORK_ATTEMPTS ? TASK_WORK_ATTEMPTS : attempt,
+		 cleared ? "cleared" : "kept rseq_cs", fired ? "fired" : "did not fire",
 		 (unsigned long long)(invol1 - invol0));
 	if (m == CT_LEGACY && !k.v2_kernel) {
 		tap_ok(cleared, "R4.2 legacy: rseq_cs (IP outside the section) cleared on a return to user mode "
@@ -409,8 +409,8 @@ static void task_work_eval(enum ct_mode m)
 		return;
 	}
 	if (attempt > TASK_WORK_ATTEMPTS) {
-		tap_ok(false, "R4.2 %s: task work case inconclusive: the thread was preempted in each of %d attempts",
-		       mn, TASK_WORK_ATTEMPTS);
+		tap_ok(false, "R4.2 %s: task work case inconclusive: the thread was preempted in "
+		       "each of %d attempts", mn, TASK_WORK_ATTEMPTS);
 		return;
 	}
 	tap_ok(fired && !cleared, "R4.2 %s: rseq_cs not evaluated on a return to user mode with task work only "

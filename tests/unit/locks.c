@@ -85,7 +85,8 @@ static void *worker(void *arg)
 		}
 		rseqkit_mutex_unlock(&mutex);
 	}
-	__atomic_fetch_add(&worker_switches, (unsigned long)tap_thread_switches() - sw0, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&worker_switches, (unsigned long)tap_thread_switches() - sw0,
+			   __ATOMIC_RELAXED);
 	return NULL;
 }
 

@@ -33,11 +33,12 @@ int main(void)
 	before = ct_request(rseqkit_thread_area());
 	rseqkit_slice_begin();
 	t = rseqkit_slice_enter();
-	tap_ok(ct_request(rseqkit_thread_area()) == before && t == 0, "off: begin and enter leave slice_ctrl alone, "
-	       "enter returns 0");
+	tap_ok(ct_request(rseqkit_thread_area()) == before && t == 0,
+	       "off: begin and enter leave slice_ctrl alone, enter returns 0");
 	rseqkit_slice_leave(t);
 	rseqkit_slice_end();
-	tap_ok(ct_request(rseqkit_thread_area()) == before, "off: leave and end leave slice_ctrl alone");
+	tap_ok(ct_request(rseqkit_thread_area()) == before,
+	       "off: leave and end leave slice_ctrl alone");
 	r = rseqkit_slice_opt_out();
 	tap_ok(r == -EALREADY, "a second opt-out -> -EALREADY (got %d %s)", r,
 	       tap_errno_name(-r));

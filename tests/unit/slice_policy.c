@@ -133,7 +133,8 @@ static void check_off(const struct rseqkit_mode *m)
 	rseqkit_slice_begin();
 	rseqkit_slice_begin();
 	if (can_look)
-		R(ct_request(rseqkit_thread_area()) == before, "off: begin does not touch slice_ctrl");
+		R(ct_request(rseqkit_thread_area()) == before,
+		  "off: begin does not touch slice_ctrl");
 	rseqkit_slice_end();
 	rseqkit_slice_end();
 	R(rseqkit_slice_thread_state() == -ENOTSUP, "off: rseqkit_slice_thread_state() -> "
